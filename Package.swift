@@ -1,0 +1,69 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "projector",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "projector", targets: ["projector"]),
+        .library(name: "JournalWriter", targets: ["Journal"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(name: "ProjectorCore", swiftSettings: upcoming),
+        .target(name: "Journal", dependencies: ["ProjectorCore"], swiftSettings: upcoming),
+        .target(name: "SQLiteStore", dependencies: ["CSQLite", "ProjectorCore"], swiftSettings: upcoming),
+        .target(
+            name: "Runner",
+            dependencies: [
+                "ProjectorCore", "Journal", "SQLiteStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .target(
+            name: "QaHubDemo",
+            dependencies: ["ProjectorCore", "Journal", "SQLiteStore"],
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "projector",
+            dependencies: [
+                "ProjectorCore", "Journal", "SQLiteStore", "Runner", "QaHubDemo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(name: "ProjectorCoreTests", dependencies: ["ProjectorCore"], swiftSettings: upcoming),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "ProjectorCore"], swiftSettings: upcoming),
+        .testTarget(
+            name: "RunnerTests",
+            dependencies: [
+                "Runner", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo"],
+            swiftSettings: upcoming
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,110 @@
+/// A projection job as declared by one SQL file in `jobs/` (SPEC §3).
+public struct JobDefinition: Sendable, Equatable {
+    public enum Mode: String, Sendable, Equatable {
+        /// State-based: `@refresh` runs once per distinct key touched by a batch.
+        case refresh
+        /// Event-based: `@apply` runs once per event, in journal order within each key.
+        case apply
+    }
+
+    public var name: String
+    /// The file it came from, for `file:line` messages.
+    public var file: String
+    public var mode: Mode
+    public var subscriptions: [Subscription]
+    public var after: [String]
+    public var webhooks: [String]
+    public var setup: SQLSection?
+    /// `@refresh` or `@apply`, by `mode`.
+    public var body: SQLSection
+    public var keys: SQLSection?
+    /// A hash of the file's content, stored with the checkpoint to detect a changed definition.
+    public var fingerprint: String
+
+    public init(
+        name: String, file: String, mode: Mode, subscriptions: [Subscription], after: [String],
+        webhooks: [String], setup: SQLSection?, body: SQLSection, keys: SQLSection?, fingerprint: String
+    ) {
+        self.name = name
+        self.file = file
+        self.mode = mode
+        self.subscriptions = subscriptions
+        self.after = after
+        self.webhooks = webhooks
+        self.setup = setup
+        self.body = body
+        self.keys = keys
+        self.fingerprint = fingerprint
+    }
+}
+
+/// One `on:` line: the event types it matches and where the key comes from.
+public struct Subscription: Sendable, Equatable {
+    public var patterns: [EventPattern]
+    public var key: KeySource
+    public var line: Int
+
+    public init(patterns: [EventPattern], key: KeySource, line: Int) {
+        self.patterns = patterns
+        self.key = key
+        self.line = line
+    }
+
+    public func matches(_ type: String) -> Bool {
+        patterns.contains { $0.matches(type) }
+    }
+}
+
+/// An event type, or a glob of them with `*` standing for any run of characters.
+public struct EventPattern: Sendable, Equatable, CustomStringConvertible {
+    public var text: String
+
+    public init(_ text: String) { self.text = text }
+
+    public var description: String { text }
+
+    public func matches(_ type: String) -> Bool {
+        guard text.contains("*") else { return text == type }
+        return Self.glob(Array(text.utf8)[...], Array(type.utf8)[...])
+    }
+
+    static func glob(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
+        guard let first = pattern.first else { return text.isEmpty }
+        if first == UInt8(ascii: "*") {
+            let rest = pattern.dropFirst()
+            var t = text
+            while true {
+                if glob(rest, t) { return true }
+                if t.isEmpty { return false }
+                t = t.dropFirst()
+            }
+        }
+        guard let c = text.first, c == first else { return false }
+        return glob(pattern.dropFirst(), text.dropFirst())
+    }
+}
+
+/// Where a subscription takes its key from.
+public enum KeySource: Sendable, Equatable, CustomStringConvertible {
+    case aggregateId
+    /// A path of object keys under the event's `data`.
+    case data([String])
+
+    public var description: String {
+        switch self {
+        case .aggregateId: return "aggregateId"
+        case .data(let path): return "data." + path.joined(separator: ".")
+        }
+    }
+}
+
+/// The SQL text of one section and the file line its text starts on.
+public struct SQLSection: Sendable, Equatable {
+    public var text: String
+    public var line: Int
+
+    public init(text: String, line: Int) {
+        self.text = text
+        self.line = line
+    }
+}

@@ -1,0 +1,208 @@
+/// Parses the annotation-and-section format of a job file (SPEC §3).
+///
+/// ```sql
+/// -- on: TEST_RUN_CREATED, TEST_RUN_UPDATED   key: aggregateId
+/// -- on: TEST_RUN_RESULT_*                   key: data.testRunId
+/// -- after: other_job
+/// -- webhooks: qa-dashboard
+/// -- @setup
+/// CREATE TABLE IF NOT EXISTS …;
+/// -- @refresh
+/// DELETE FROM … WHERE id = :key; INSERT INTO … WHERE id = :key;
+/// ```
+public enum JobFileParser {
+    static let sections: Set<String> = ["setup", "refresh", "apply", "keys"]
+    static let annotations: Set<String> = ["on", "after", "webhooks"]
+
+    /// Parses one job file; `name` is the job's name (its file name without `.sql`).
+    public static func parse(name: String, file: String, text: String) throws(JobFileErrors) -> JobDefinition {
+        var errors: [JobFileError] = []
+        func fail(_ line: Int, _ message: String) { errors.append(JobFileError(file: file, line: line, message: message)) }
+
+        if !isValidJobName(name) {
+            fail(1, "job name '\(name)' must use only letters, digits, '_' and '-' (it comes from the file name)")
+        }
+        var subscriptions: [Subscription] = []
+        var after: [String] = []
+        var webhooks: [String] = []
+        var bodies: [String: (lines: [Substring], line: Int, marker: Int)] = [:]
+        var current: String?
+
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for (offset, rawLine) in lines.enumerated() {
+            let number = offset + 1
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+            let trimmed = line.drop { $0 == " " || $0 == "\t" }
+            if let section = sectionMarker(trimmed) {
+                guard sections.contains(section) else {
+                    fail(number, "unknown section '@\(section)' (expected @setup, @refresh, @apply or @keys)")
+                    current = nil
+                    continue
+                }
+                if let earlier = bodies[section] {
+                    fail(number, "section '@\(section)' appears twice (first at line \(earlier.marker))")
+                }
+                bodies[section] = ([], number + 1, number)
+                current = section
+                continue
+            }
+            if let (key, value) = annotation(trimmed) {
+                guard annotations.contains(key) else {
+                    fail(number, "unknown annotation '\(key):' (expected on:, after: or webhooks:)")
+                    continue
+                }
+                if current != nil {
+                    fail(number, "annotation '\(key):' must come before the first section")
+                    continue
+                }
+                switch key {
+                case "on":
+                    do throws(JobFileError) {
+                        subscriptions.append(try parseOn(value, file: file, line: number))
+                    } catch {
+                        errors.append(error)
+                    }
+                case "after":
+                    after += list(value)
+                case "webhooks":
+                    webhooks += list(value)
+                default:
+                    break
+                }
+                continue
+            }
+            if let section = current {
+                bodies[section]?.lines.append(line)
+            } else if !trimmed.isEmpty && !trimmed.hasPrefix("--") {
+                fail(number, "SQL outside a section: put it under '-- @setup', '-- @refresh', '-- @apply' or '-- @keys'")
+            }
+        }
+
+        func section(_ name: String) -> SQLSection? {
+            guard let body = bodies[name] else { return nil }
+            return SQLSection(text: body.lines.joined(separator: "\n"), line: body.line)
+        }
+        let refresh = section("refresh")
+        let apply = section("apply")
+        let keys = section("keys")
+        var mode = JobDefinition.Mode.refresh
+        var body = SQLSection(text: "", line: 1)
+        switch (refresh, apply) {
+        case (let r?, nil):
+            body = r
+        case (nil, let a?):
+            mode = .apply
+            body = a
+        case (_?, _?):
+            fail(bodies["apply"]?.marker ?? 1, "a job has either '@refresh' or '@apply', not both")
+        case (nil, nil):
+            fail(1, "no '-- @refresh' or '-- @apply' section: the job would do nothing")
+        }
+        if refresh != nil || apply != nil, !hasSQL(body.text) {
+            fail(body.line - 1, "section '@\(mode.rawValue)' holds no SQL statement")
+        }
+        if mode == .apply, let marker = bodies["keys"]?.marker {
+            fail(marker, "'@keys' belongs to refresh jobs; an apply job replays events instead")
+        }
+        if let keys, !hasSQL(keys.text) {
+            fail(keys.line - 1, "section '@keys' holds no SQL query")
+        }
+        if subscriptions.isEmpty {
+            fail(1, "no '-- on:' line: the job listens to no event type")
+        }
+        if after.contains(name) {
+            fail(1, "job '\(name)' lists itself under 'after:'")
+        }
+        guard errors.isEmpty else { throw JobFileErrors(errors) }
+        return JobDefinition(
+            name: name, file: file, mode: mode, subscriptions: subscriptions, after: after, webhooks: webhooks,
+            setup: section("setup"), body: body, keys: keys,
+            fingerprint: Fingerprint.hex(Fingerprint.fnv1a(text))
+        )
+    }
+
+    public static func isValidJobName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { isNameByte($0) }
+    }
+
+    static func isNameByte(_ c: UInt8) -> Bool {
+        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+            || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
+    }
+
+    /// `-- @name …` → `name`.
+    static func sectionMarker(_ line: Substring) -> String? {
+        guard line.hasPrefix("--") else { return nil }
+        let rest = line.dropFirst(2).drop { $0 == " " || $0 == "\t" }
+        guard rest.hasPrefix("@") else { return nil }
+        return String(rest.dropFirst().prefix { $0.isLetter || $0 == "_" })
+    }
+
+    /// `-- word: value` with a lowercase one-word key → (`word`, `value`). Free comments such as
+    /// `-- Note: …` start with a capital and are left alone.
+    static func annotation(_ line: Substring) -> (String, Substring)? {
+        guard line.hasPrefix("--") else { return nil }
+        let rest = line.dropFirst(2).drop { $0 == " " || $0 == "\t" }
+        let key = rest.prefix { ($0 >= "a" && $0 <= "z") || $0 == "_" }
+        guard !key.isEmpty else { return nil }
+        let after = rest.dropFirst(key.count)
+        guard after.hasPrefix(":") else { return nil }
+        return (String(key), after.dropFirst())
+    }
+
+    static func list(_ value: Substring) -> [String] {
+        value.split { $0 == "," || $0 == " " || $0 == "\t" }.map(String.init)
+    }
+
+    /// `A, B_*   key: data.x` → a subscription.
+    static func parseOn(_ value: Substring, file: String, line: Int) throws(JobFileError) -> Subscription {
+        var typesPart = value
+        var key = KeySource.aggregateId
+        if let keyStart = value.firstRange(of: "key:") {
+            typesPart = value[..<keyStart.lowerBound]
+            let keyText = value[keyStart.upperBound...].trimmingSpaces
+            guard !keyText.isEmpty else {
+                throw JobFileError(file: file, line: line, message: "'key:' needs 'aggregateId' or a 'data.' path")
+            }
+            if keyText == "aggregateId" {
+                key = .aggregateId
+            } else if keyText.hasPrefix("data.") {
+                let path = keyText.dropFirst(5).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                guard path.allSatisfy({ !$0.isEmpty && !$0.contains(where: { $0 == " " || $0 == "\t" }) }) else {
+                    throw JobFileError(file: file, line: line, message: "invalid key path '\(keyText)'")
+                }
+                key = .data(path)
+            } else {
+                throw JobFileError(
+                    file: file, line: line,
+                    message: "unknown key '\(keyText)' (expected 'aggregateId' or a path such as 'data.testRunId')"
+                )
+            }
+        }
+        let types = list(typesPart)
+        guard !types.isEmpty else {
+            throw JobFileError(file: file, line: line, message: "'on:' lists no event type")
+        }
+        for type in types where !type.utf8.allSatisfy({ isNameByte($0) || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ".") }) {
+            throw JobFileError(file: file, line: line, message: "invalid event type '\(type)'")
+        }
+        return Subscription(patterns: types.map(EventPattern.init), key: key, line: line)
+    }
+
+    /// Whether a section holds anything besides comments and whitespace.
+    static func hasSQL(_ text: String) -> Bool {
+        text.split(separator: "\n").contains { line in
+            let t = line.trimmingSpaces
+            return !t.isEmpty && !t.hasPrefix("--")
+        }
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" || c == "\r" { s = s.dropFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\r" { s = s.dropLast() }
+        return s
+    }
+}
