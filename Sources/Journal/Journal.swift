@@ -74,8 +74,10 @@ public struct Journal: Sendable {
     }
 
     /// Opens a cursor reading complete lines from `position` up to the end of this snapshot.
-    public func cursor(from position: Int, maxLineBytes: Int = 1 << 20) throws(JournalError) -> JournalCursor {
-        try JournalCursor(journal: self, from: position, limit: end, maxLineBytes: maxLineBytes)
+    public func cursor(
+        from position: Int, limit: Int? = nil, maxLineBytes: Int = 1 << 20
+    ) throws(JournalError) -> JournalCursor {
+        try JournalCursor(journal: self, from: position, limit: min(limit ?? end, end), maxLineBytes: maxLineBytes)
     }
 
     /// Reads the bytes `start..<end` of one segment, or nil when they are no longer all there.
@@ -145,5 +147,21 @@ public struct Journal: Sendable {
 
     static func name(_ segment: Segment) -> String {
         segment.path.split(separator: "/").last.map(String.init) ?? segment.path
+    }
+}
+
+extension Journal {
+    /// The position just past the last complete line (a torn tail, still being written, is excluded).
+    public func lastLineBoundary() throws(JournalError) -> Int {
+        guard let segment = segments.last, segment.size > 0 else { return end }
+        let block = 64 << 10
+        var upper = segment.end
+        while upper > segment.start {
+            let lower = max(segment.start, upper - block)
+            guard let bytes = try read(from: lower, to: upper) else { return segment.start }
+            if let index = bytes.lastIndex(of: 0x0A) { return lower + index + 1 }
+            upper = lower
+        }
+        return segment.start
     }
 }

@@ -35,6 +35,7 @@ public final class JournalCursor {
     let journal: Journal
     let limit: Int
     let maxLineBytes: Int
+    public var maxLineBytesLimit: Int { maxLineBytes }
     /// Global position of the next unread line.
     public private(set) var position: Int
 

@@ -1,0 +1,126 @@
+import Journal
+import ProjectorCore
+import SQLiteStore
+
+/// Reads lines from a cursor into a batch: scans each one, records rejects, routes events to
+/// jobs and extracts their keys.
+struct BatchBuilder {
+    let scanner: EventScanner
+    let jobs: [JobDefinition]
+    var router: EventRouter
+    /// Routes per event type, found by a hash of the type's bytes so no string is built per event.
+    private var typeRoutes: [UInt64: [(bytes: [UInt8], routes: [EventRouter.Route])]] = [:]
+
+    init(jobs: [JobDefinition], maxDepth: Int) {
+        self.jobs = jobs
+        self.scanner = EventScanner(maxDepth: maxDepth)
+        self.router = EventRouter(jobs: jobs)
+    }
+
+    /// Fills `batch` from `cursor` up to the limits; returns false when the cursor had nothing more.
+    mutating func fill(
+        _ batch: Batch, from cursor: JournalCursor, maxEvents: Int, maxBytes: Int
+    ) throws(JournalError) -> Bool {
+        batch.reset(at: cursor.position)
+        while batch.events.count < maxEvents && batch.arena.count < maxBytes {
+            guard let item = try cursor.next() else {
+                batch.end = cursor.position
+                return false
+            }
+            batch.lines += 1
+            switch item {
+            case .line(let position, let length, let bytes):
+                add(line: bytes, position: position, length: length, to: batch)
+            case .oversized(let position, let length, let excerpt):
+                batch.rejects.append(
+                    Reject(
+                        position: position, length: length,
+                        reason: .tooLong(length: length - 1, limit: cursor.maxLineBytesLimit), excerpt: excerpt
+                    )
+                )
+            case .unterminated(let position, let length, let segment, let excerpt):
+                batch.rejects.append(
+                    Reject(position: position, length: length, reason: .unterminatedSegment(segment: segment), excerpt: excerpt)
+                )
+            }
+        }
+        batch.end = cursor.position
+        return true
+    }
+
+    private mutating func add(line: UnsafeRawBufferPointer, position: Int, length: Int, to batch: Batch) {
+        switch scanner.scan(line) {
+        case .failure(let reason):
+            batch.rejects.append(
+                Reject(position: position, length: length, reason: reason, excerpt: Array(line.prefix(JournalCursor.excerptBytes)))
+            )
+        case .success(let fields):
+            let offset = batch.arena.append(line)
+            let index = Int32(batch.events.count)
+            batch.events.append(
+                BatchEvent(position: position, length: length, offset: offset, lineLength: line.count, fields: fields)
+            )
+            let base = UnsafeRawPointer(batch.arena.base + offset)
+            guard let typeSpan = fields.type else { return }
+            for route in routes(base, typeSpan) {
+                for source in route.keys {
+                    switch Self.key(source, fields: fields, base: base) {
+                    case .success(let key):
+                        batch.keyed.append(KeyedEvent(event: index, job: Int32(route.job), key: key))
+                    case .failure(let reason):
+                        let job = jobs[route.job].name
+                        let jobReason: RejectReason
+                        switch reason {
+                        case .keyNotScalar(_, let path, let kind): jobReason = .keyNotScalar(job: job, path: path, found: kind)
+                        default: jobReason = .keyMissing(job: job, path: source.description)
+                        }
+                        batch.jobRejects.append(
+                            (
+                                route.job,
+                                Reject(
+                                    position: position, length: length, reason: jobReason,
+                                    excerpt: Array(line.prefix(JournalCursor.excerptBytes)), job: job
+                                )
+                            )
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func routes(_ base: UnsafeRawPointer, _ span: ByteSpan) -> [EventRouter.Route] {
+        let bytes = UnsafeRawBufferPointer(start: base + span.start, count: span.count)
+        let hash = Fingerprint.fnv1a(bytes) ^ (span.escaped ? 1 : 0)
+        if let candidates = typeRoutes[hash] {
+            for candidate in candidates where candidate.bytes.elementsEqual(bytes) { return candidate.routes }
+        }
+        let type = JSONText.decodeString(base, span)
+        let found = router.routes(for: type)
+        typeRoutes[hash, default: []].append((Array(bytes), found))
+        return found
+    }
+
+    /// The key an event yields for one key source.
+    static func key(_ source: KeySource, fields: EventFields, base: UnsafeRawPointer) -> Result<String, RejectReason> {
+        switch source {
+        case .aggregateId:
+            guard let span = fields.aggregateId else { return .failure(.keyMissing(job: "", path: "aggregateId")) }
+            return .success(JSONText.decodeString(base, span))
+        case .data(let path):
+            guard let data = fields.data, fields.dataKind == .object,
+                let (kind, span) = JSONText.find(path: path, in: base, object: data)
+            else {
+                return .failure(.keyMissing(job: "", path: source.description))
+            }
+            switch kind {
+            case .string, .integer, .number:
+                return .success(JSONText.decodeString(base, span))
+            case .null:
+                return .failure(.keyMissing(job: "", path: source.description))
+            default:
+                return .failure(.keyNotScalar(job: "", path: source.description, found: kind))
+            }
+        }
+    }
+}

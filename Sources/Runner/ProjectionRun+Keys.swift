@@ -1,0 +1,219 @@
+import Journal
+import Logging
+import ProjectorCore
+import SQLiteStore
+
+extension ProjectionRun {
+    /// Refreshes one key inside a savepoint; a failure is rolled back alone and recorded.
+    func refresh(_ state: JobState, key: String, firstPosition: Int, lastPosition: Int) throws(SQLiteError) {
+        let failureKey = FailureKey(job: state.definition.name, key: key)
+        do {
+            try savepoint { () throws(SQLiteError) in try EventBinder.refresh(state.compiled.body, key: key) }
+        } catch where Self.isKeyLocal(error) {
+            try recordFailure(state, key: key, first: firstPosition, last: lastPosition, error: error)
+            return
+        }
+        state.report.executions += 1
+        state.report.touch(key)
+        if failures[failureKey] != nil { try clear(failureKey) }
+    }
+
+    /// Applies one key's events in journal order. When event k fails, the events before it are kept,
+    /// k and everything after it are held back and the key is parked, so order is never broken.
+    func apply(_ state: JobState, key: String, events: [Int32], batch: Batch) throws(SQLiteError) {
+        let job = state.definition.name
+        if failures[FailureKey(job: job, key: key)] != nil {
+            for index in events {
+                let event = batch.events[Int(index)]
+                try store.hold(job: job, key: key, position: event.position, length: event.length)
+            }
+            state.report.held += events.count
+            return
+        }
+        var failedAt = 0
+        do {
+            try savepoint { () throws(SQLiteError) in
+                for (k, index) in events.enumerated() {
+                    failedAt = k
+                    let event = batch.events[Int(index)]
+                    try EventBinder.apply(
+                        state.compiled.body, fields: event.fields, line: batch.line(event), position: event.position,
+                        key: key
+                    )
+                }
+            }
+        } catch where Self.isKeyLocal(error) {
+            if failedAt > 0 {
+                // Replay the events that had succeeded (deterministic: same statements, same state).
+                try savepoint { () throws(SQLiteError) in
+                    for index in events[..<failedAt] {
+                        let event = batch.events[Int(index)]
+                        try EventBinder.apply(
+                            state.compiled.body, fields: event.fields, line: batch.line(event),
+                            position: event.position, key: key
+                        )
+                    }
+                }
+                state.report.executions += failedAt
+            }
+            for index in events[failedAt...] {
+                let event = batch.events[Int(index)]
+                try store.hold(job: job, key: key, position: event.position, length: event.length)
+            }
+            state.report.held += events.count - failedAt - 1
+            let first = batch.events[Int(events[failedAt])].position
+            let last = batch.events[Int(events[events.count - 1])].position
+            try recordFailure(state, key: key, first: first, last: last, error: error)
+            return
+        }
+        state.report.executions += events.count
+        state.report.touch(key)
+    }
+
+    func savepoint(_ body: () throws(SQLiteError) -> Void) throws(SQLiteError) {
+        try db.execute("SAVEPOINT projector_key")
+        do {
+            try body()
+        } catch {
+            try db.execute("ROLLBACK TO projector_key; RELEASE projector_key")
+            throw error
+        }
+        try db.execute("RELEASE projector_key")
+    }
+
+    /// Errors that belong to one key's SQL (a constraint, a failing expression, a missing row),
+    /// as opposed to the database as a whole (disk full, I/O, busy), which abort the batch.
+    static func isKeyLocal(_ error: SQLiteError) -> Bool {
+        switch error.code {
+        case 1, 18, 19, 20, 25: return true  // ERROR, TOOBIG, CONSTRAINT, MISMATCH, RANGE
+        default: return false
+        }
+    }
+
+    func recordFailure(_ state: JobState, key: String, first: Int, last: Int, error: SQLiteError) throws(SQLiteError) {
+        let now = clock.now()
+        let failureKey = FailureKey(job: state.definition.name, key: key)
+        var record =
+            failures[failureKey]
+            ?? FailureRecord(
+                job: state.definition.name, key: key, state: .retrying, attempts: 0, firstPosition: first,
+                lastPosition: last, error: "", nextAttemptAt: now
+            )
+        record.attempts += 1
+        record.lastPosition = max(record.lastPosition, last)
+        record.firstPosition = state.definition.mode == .apply ? first : min(record.firstPosition, first)
+        record.error = error.description
+        if options.retry.isDead(attempts: record.attempts) {
+            record.state = .dead
+        } else {
+            record.state = state.definition.mode == .refresh ? .retrying : .parked
+        }
+        record.nextAttemptAt = now + options.retry.delay(afterAttempt: record.attempts)
+        try store.saveFailure(record, mode: state.definition.mode, now: now)
+        failures[failureKey] = record
+        report.failures += 1
+        state.report.failures += 1
+        logger.error(
+            "key failed",
+            metadata: [
+                "job": "\(record.job)", "key": "\(key)", "attempts": "\(record.attempts)",
+                "state": "\(record.state.rawValue)", "error": "\(error.message)",
+            ]
+        )
+    }
+
+    func clear(_ failureKey: FailureKey) throws(SQLiteError) {
+        try store.clearFailure(job: failureKey.job, key: failureKey.key)
+        failures[failureKey] = nil
+        report.recovered += 1
+        logger.info("failure recovered", metadata: ["job": "\(failureKey.job)", "key": "\(failureKey.key)"])
+    }
+
+    // MARK: Retries
+
+    /// Tries again every failure whose backoff has passed (dead ones wait for an operator).
+    func retryDueFailures() throws(RunError) {
+        let now = clock.now()
+        let due = failures.values.filter { $0.state != .dead && $0.nextAttemptAt <= now }
+            .sorted { ($0.job, $0.key) < ($1.job, $1.key) }
+        var index = 0
+        while index < due.count {
+            let chunk = due[index..<min(due.count, index + 500)]
+            try transaction { () throws(SQLiteError) in
+                for failure in chunk {
+                    guard let state = states.first(where: { $0.definition.name == failure.job }) else { continue }
+                    switch state.definition.mode {
+                    case .refresh:
+                        try refresh(state, key: failure.key, firstPosition: failure.firstPosition, lastPosition: failure.lastPosition)
+                    case .apply:
+                        try retryHeld(state, failure)
+                    }
+                }
+            }
+            index += chunk.count
+        }
+    }
+
+    /// Re-reads a parked key's held events from the journal and applies them in order.
+    func retryHeld(_ state: JobState, _ failure: FailureRecord) throws(SQLiteError) {
+        let job = state.definition.name
+        let held = try store.heldEvents(job: job, key: failure.key)
+        var applied = 0
+        var failedError: SQLiteError?
+        do {
+            try savepoint { () throws(SQLiteError) in
+                for event in held {
+                    try applyHeld(state, key: failure.key, position: event.position, length: event.length)
+                    applied += 1
+                }
+            }
+        } catch where Self.isKeyLocal(error) {
+            failedError = error
+        }
+        guard let failedError else {
+            state.report.executions += held.count
+            state.report.touch(failure.key)
+            try clear(FailureKey(job: job, key: failure.key))
+            return
+        }
+        // Keep what succeeded before the failing event, in order, then stay parked from there.
+        if applied > 0 {
+            try savepoint { () throws(SQLiteError) in
+                for event in held[..<applied] {
+                    try applyHeld(state, key: failure.key, position: event.position, length: event.length)
+                    try store.release(job: job, key: failure.key, position: event.position)
+                }
+            }
+            state.report.executions += applied
+        }
+        let remaining = held[applied...]
+        try recordFailure(
+            state, key: failure.key, first: remaining.first?.position ?? failure.firstPosition,
+            last: remaining.last?.position ?? failure.lastPosition, error: failedError
+        )
+    }
+
+    /// Reads one held event back from the journal and applies it.
+    func applyHeld(_ state: JobState, key: String, position: Int, length: Int) throws(SQLiteError) {
+        guard let bytes = try? journal.read(from: position, to: position + length) else {
+            throw SQLiteError(code: 1, message: "held event at position \(position) is no longer in the journal")
+        }
+        let scanner = EventScanner(maxDepth: options.maxDepth)
+        let result: Result<Void, SQLiteError> = bytes.withUnsafeBytes { raw in
+            var count = raw.count
+            if count > 0, raw[count - 1] == 0x0A { count -= 1 }
+            if count > 0, raw[count - 1] == 0x0D { count -= 1 }
+            let line = UnsafeRawBufferPointer(rebasing: raw[..<count])
+            guard case .success(let fields) = scanner.scan(line), let base = line.baseAddress else {
+                return .failure(SQLiteError(code: 1, message: "held event at position \(position) no longer decodes"))
+            }
+            do throws(SQLiteError) {
+                try EventBinder.apply(state.compiled.body, fields: fields, line: base, position: position, key: key)
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }
+        try result.get()
+    }
+}

@@ -1,0 +1,432 @@
+import Journal
+public import Logging
+import ProjectorCore
+import SQLiteStore
+
+/// One `projector run` (SPEC §4): lock, open, stream the journal past the lowest checkpoint in
+/// batches, apply each batch with every job's checkpoint in one transaction, record what failed.
+public final class ProjectionRun {
+    let options: RunOptions
+    let logger: Logger
+    let clock: any WallClock
+
+    var db: Database!
+    var store: RunnerStore!
+    var journal: Journal!
+    var states: [JobState] = []
+    var failures: [FailureKey: FailureRecord] = [:]
+    var report: RunReport
+    var runID = 0
+
+    public init(options: RunOptions, logger: Logger, clock: any WallClock = SystemClock()) {
+        self.options = options
+        self.logger = logger
+        self.clock = clock
+        report = RunReport(
+            runID: 0, dryRun: options.dryRun, startedAt: 0, duration: 0, fromPosition: 0, toPosition: 0,
+            journalEnd: 0, events: 0, rejects: 0, failures: 0, recovered: 0, batches: 0, jobs: [], stoppedEarly: false
+        )
+    }
+
+    /// A job's state during the run.
+    final class JobState {
+        let compiled: CompiledJob
+        var position: Int
+        var report: JobReport
+        var definition: JobDefinition { compiled.definition }
+
+        init(compiled: CompiledJob, position: Int) {
+            self.compiled = compiled
+            self.position = position
+            report = JobReport(
+                name: compiled.definition.name, mode: compiled.definition.mode.rawValue, fromPosition: position,
+                toPosition: position
+            )
+        }
+    }
+
+    /// Runs to completion (or to `--max-events`/`--max-seconds`) and reports what happened.
+    public func execute() throws(RunError) -> RunReport {
+        let started = Monotonic.now()
+        report.startedAt = clock.now()
+        let catalog = try selectedJobs()
+        let lock = options.dryRun ? nil : try RunLock(path: options.lockPath, wait: options.waitForLock)
+        defer { withExtendedLifetime(lock) {} }
+        journal = try openJournal()
+        try openDatabase()
+        try prepareJobs(catalog)
+        report.journalEnd = try journalCall { () throws(JournalError) in try journal.lastLineBoundary() }
+        if options.dryRun {
+            try dryRun()
+        } else {
+            try sqlite { () throws(SQLiteError) in
+                runID = try store.beginRun(now: clock.now(), from: states.map(\.position).min() ?? 0)
+            }
+            report.runID = runID
+            try initializeNewRefreshJobs()
+            try retryDueFailures()
+            try stream(started: started)
+        }
+        report.jobs = states.map(\.report)
+        report.toPosition = states.map(\.position).min() ?? report.journalEnd
+        report.fromPosition = states.map(\.report.fromPosition).min() ?? 0
+        report.duration = Monotonic.now() - started
+        if !options.dryRun {
+            try sqlite { () throws(SQLiteError) in
+                try store.finishRun(
+                    id: runID, now: clock.now(), to: report.toPosition, events: report.events, rejects: report.rejects,
+                    failures: report.failures, outcome: report.exitCode == 0 ? "ok" : "failures",
+                    exitCode: report.exitCode
+                )
+            }
+        }
+        return report
+    }
+
+    // MARK: Setting up
+
+    func selectedJobs() throws(RunError) -> JobCatalog {
+        let catalog = try JobLoader.load(directory: options.jobsDirectory)
+        guard let names = options.selectedJobs else { return catalog }
+        let (selected, unknown) = catalog.selecting(names)
+        if !unknown.isEmpty {
+            throw .configuration(
+                "unknown job(s) \(unknown.joined(separator: ", ")); jobs are: "
+                    + catalog.jobs.map(\.name).joined(separator: ", ")
+            )
+        }
+        return selected
+    }
+
+    func openJournal() throws(RunError) -> Journal {
+        do {
+            return try Journal(path: options.journalPath)
+        } catch {
+            if case .notFound = error { throw .missingPath(what: "the journal", path: options.journalPath) }
+            throw .journal(error)
+        }
+    }
+
+    func openDatabase() throws(RunError) {
+        let directory = Self.directory(of: options.databasePath)
+        guard Self.exists(directory) else { throw .missingPath(what: "the database's directory", path: directory) }
+        for attachment in options.attachments where !Self.exists(attachment.path) {
+            throw .missingPath(what: "the attached database '\(attachment.name)'", path: attachment.path)
+        }
+        var databaseOptions = Database.Options()
+        databaseOptions.busyTimeoutMilliseconds = options.busyTimeoutMilliseconds
+        databaseOptions.synchronous = options.synchronous
+        // A dry run writes nothing, not even a new database file.
+        let path = options.dryRun && !Self.exists(options.databasePath) ? ":memory:" : options.databasePath
+        try sqlite { () throws(SQLiteError) in
+            db = try Database(path: path, options: databaseOptions)
+            for attachment in options.attachments {
+                let uri = "file:" + Self.uriEscape(attachment.path) + (attachment.readOnly ? "?mode=ro" : "")
+                try db.run("ATTACH DATABASE ? AS \"\(attachment.name)\"", [.text(uri)])
+            }
+            store = RunnerStore(db: db)
+        }
+    }
+
+    /// Creates the runner's tables, runs every job's `@setup`, prepares its statements and checks
+    /// its checkpoint against the journal. A dry run does the same in a transaction it rolls back.
+    func prepareJobs(_ catalog: JobCatalog) throws(RunError) {
+        var checkpoints: [String: Checkpoint] = [:]
+        var errors: [JobFileError] = []
+        do {
+            try db.execute("BEGIN IMMEDIATE")
+            defer { if db.isInTransaction { try? db.execute("ROLLBACK") } }
+            try store.createSchema()
+            for job in catalog.jobs {
+                do {
+                    try CompiledJob.setup(job, db: db)
+                } catch {
+                    errors += error.errors
+                }
+            }
+            if !errors.isEmpty { throw RunError.jobs(JobFileErrors(errors)) }
+            checkpoints = try store.checkpoints()
+            failures = try store.openFailures(jobs: catalog.jobs.map(\.name))
+            for definition in catalog.jobs {
+                do {
+                    let compiled = try CompiledJob(definition, db: db)
+                    states.append(JobState(compiled: compiled, position: checkpoints[definition.name]?.position ?? 0))
+                } catch {
+                    errors += error.errors
+                }
+            }
+            if !errors.isEmpty { throw RunError.jobs(JobFileErrors(errors)) }
+            if !options.dryRun { try db.execute("COMMIT") }
+        } catch let error as SQLiteError {
+            throw RunError.from(error)
+        } catch let error as RunError {
+            throw error
+        } catch {
+            throw .configuration("\(error)")
+        }
+        for state in states {
+            let definition = state.definition
+            if let checkpoint = checkpoints[definition.name] {
+                try journalCall { () throws(JournalError) in
+                    try journal.verify(job: definition.name, anchor: checkpoint.anchor)
+                }
+                if checkpoint.fingerprint != definition.fingerprint {
+                    logger.warning(
+                        "job definition changed since its checkpoint; its read model may need a rebuild",
+                        metadata: ["job": "\(definition.name)", "file": "\(definition.file)"]
+                    )
+                }
+            } else if journal.start > 0, definition.mode == .apply || definition.keys == nil {
+                throw RunError.configuration(
+                    "job \(definition.name) is new and must replay the journal from the start, "
+                        + "but segments before position \(journal.start) were pruned"
+                )
+            }
+        }
+    }
+
+    // MARK: New refresh jobs
+
+    /// A new refresh job with `@keys` does not replay history: it records the journal's end,
+    /// refreshes every key, and continues from there (SPEC §3).
+    func initializeNewRefreshJobs() throws(RunError) {
+        let checkpoints = try sqlite { () throws(SQLiteError) in try store.checkpoints() }
+        for state in states where checkpoints[state.definition.name] == nil && state.definition.keys != nil {
+            let end = report.journalEnd
+            let anchor = try journalCall { () throws(JournalError) in try journal.anchor(at: end) }
+            let keys = try sqlite { () throws(SQLiteError) in try state.compiled.allKeys() }
+            logger.info(
+                "new refresh job: refreshing every key instead of replaying history",
+                metadata: ["job": "\(state.definition.name)", "keys": "\(keys.count)", "position": "\(end)"]
+            )
+            var index = 0
+            repeat {
+                let chunk = keys[index..<min(keys.count, index + options.batchEvents)]
+                try transaction { () throws(SQLiteError) in
+                    for key in chunk { try refresh(state, key: key, firstPosition: end, lastPosition: end) }
+                    if index + chunk.count >= keys.count {
+                        try store.saveCheckpoint(
+                            job: state.definition.name, anchor: anchor, fingerprint: state.definition.fingerprint,
+                            eventsAdded: 0, now: clock.now()
+                        )
+                    }
+                }
+                index += chunk.count
+            } while index < keys.count
+            state.position = end
+            state.report.fromPosition = end
+            state.report.toPosition = end
+            state.report.initialized = true
+        }
+    }
+
+    // MARK: Streaming
+
+    func stream(started: Double) throws(RunError) {
+        guard let from = states.map(\.position).min(), from < report.journalEnd else { return }
+        let cursor = try journalCall { () throws(JournalError) in
+            try journal.cursor(from: from, limit: report.journalEnd, maxLineBytes: options.maxLineBytes)
+        }
+        var builder = BatchBuilder(jobs: states.map(\.definition), maxDepth: options.maxDepth)
+        let batch = Batch(capacity: min(options.batchBytes, 1 << 20))
+        var batchLimit = min(options.batchEvents, 1000)
+        while true {
+            if let maxSeconds = options.maxSeconds, Monotonic.now() - started >= maxSeconds {
+                report.stoppedEarly = cursor.position < report.journalEnd
+                return
+            }
+            var limit = batchLimit
+            if let maxEvents = options.maxEvents {
+                let left = maxEvents - report.events
+                if left <= 0 {
+                    report.stoppedEarly = cursor.position < report.journalEnd
+                    return
+                }
+                limit = min(limit, left)
+            }
+            let more = try journalCall { () throws(JournalError) in
+                try builder.fill(batch, from: cursor, maxEvents: limit, maxBytes: options.batchBytes)
+            }
+            if batch.isEmpty { return }
+            let transactionStart = Monotonic.now()
+            let anchor = try journalCall { () throws(JournalError) in try journal.anchor(at: batch.end) }
+            try transaction { () throws(SQLiteError) in try process(batch, anchor: anchor) }
+            let elapsed = (Monotonic.now() - transactionStart) * 1000
+            batchLimit = Self.adapt(batchLimit, elapsedMilliseconds: elapsed, options: options)
+            report.batches += 1
+            report.events += batch.events.count
+            logger.debug(
+                "batch committed",
+                metadata: [
+                    "events": "\(batch.events.count)", "to": "\(batch.end)", "ms": "\(Int(elapsed))",
+                    "next_batch": "\(batchLimit)",
+                ]
+            )
+            if !more { return }
+        }
+    }
+
+    /// Shrinks the batch when a transaction took longer than the time bound, grows it when far under.
+    static func adapt(_ current: Int, elapsedMilliseconds: Double, options: RunOptions) -> Int {
+        if elapsedMilliseconds > options.batchMilliseconds {
+            let scaled = Double(current) * options.batchMilliseconds / elapsedMilliseconds * 0.8
+            return max(16, Int(scaled))
+        }
+        if elapsedMilliseconds < options.batchMilliseconds / 3 {
+            return min(options.batchEvents, current * 2)
+        }
+        return current
+    }
+
+    /// Applies one batch inside the current transaction: rejects, de-duplication, every job, checkpoints.
+    func process(_ batch: Batch, anchor: CursorAnchor) throws(SQLiteError) {
+        let now = clock.now()
+        for reject in batch.rejects {
+            try store.recordReject(reject, runID: runID, now: now)
+            logger.warning(
+                "line rejected",
+                metadata: ["position": "\(reject.position)", "reason": "\(reject.reason)"]
+            )
+        }
+        report.rejects += batch.rejects.count
+        for (job, reject) in batch.jobRejects where reject.position >= states[job].position {
+            try store.recordReject(reject, runID: runID, now: now)
+            states[job].report.rejects += 1
+            report.rejects += 1
+            logger.warning("event rejected by job", metadata: ["position": "\(reject.position)", "reason": "\(reject.reason)"])
+        }
+        let active = states.indices.filter { states[$0].position < batch.end }
+        let duplicates = try findDuplicates(batch, active: active)
+        var perJob = [[Int]](repeating: [], count: states.count)
+        for (index, keyed) in batch.keyed.enumerated() { perJob[Int(keyed.job)].append(index) }
+
+        for job in active {
+            let state = states[job]
+            let position = state.position
+            let mine = perJob[job].filter { batch.events[Int(batch.keyed[$0].event)].position >= position }
+            switch state.definition.mode {
+            case .refresh:
+                var range: [String: (Int, Int)] = [:]
+                for index in mine {
+                    let keyed = batch.keyed[index]
+                    let p = batch.events[Int(keyed.event)].position
+                    if let r = range[keyed.key] { range[keyed.key] = (r.0, p) } else { range[keyed.key] = (p, p) }
+                }
+                for key in EventBinder.sorted(range.keys) {
+                    let (first, last) = range[key] ?? (position, position)
+                    try refresh(state, key: key, firstPosition: first, lastPosition: last)
+                }
+            case .apply:
+                var groups: [String: [Int32]] = [:]
+                for index in mine {
+                    let keyed = batch.keyed[index]
+                    if duplicates.contains(keyed.event) {
+                        state.report.duplicates += 1
+                        continue
+                    }
+                    groups[keyed.key, default: []].append(keyed.event)
+                }
+                for key in EventBinder.sorted(groups.keys) {
+                    try apply(state, key: key, events: groups[key] ?? [], batch: batch)
+                }
+            }
+            let seen = batch.events.count - Self.firstIndex(in: batch.events, atOrAfter: position)
+            state.report.events += seen
+            try store.saveCheckpoint(
+                job: state.definition.name, anchor: anchor, fingerprint: state.definition.fingerprint, eventsAdded: seen,
+                now: now
+            )
+            state.position = batch.end
+            state.report.toPosition = batch.end
+        }
+    }
+
+    /// Events whose `id` appeared at an earlier position: apply jobs skip them (SPEC §3).
+    func findDuplicates(_ batch: Batch, active: [Int]) throws(SQLiteError) -> Set<Int32> {
+        let applyPositions = active.filter { states[$0].definition.mode == .apply }.map { states[$0].position }
+        guard let lowest = applyPositions.min() else { return [] }
+        var duplicates: Set<Int32> = []
+        for (index, event) in batch.events.enumerated() where event.position >= lowest {
+            guard let span = event.fields.id, event.fields.idKind != .null else { continue }
+            let line = batch.line(event)
+            let first: Int
+            if span.escaped {
+                first = try store.firstPosition(ofEventID: JSONText.decodeString(line, span), position: event.position)
+            } else {
+                first = try store.firstPosition(
+                    ofEventID: UnsafeRawBufferPointer(start: line + span.start, count: span.count),
+                    position: event.position
+                )
+            }
+            if first < event.position { duplicates.insert(Int32(index)) }
+        }
+        return duplicates
+    }
+
+    static func firstIndex(in events: [BatchEvent], atOrAfter position: Int) -> Int {
+        var low = 0
+        var high = events.count
+        while low < high {
+            let mid = (low + high) / 2
+            if events[mid].position < position { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    // MARK: Plumbing
+
+    func transaction(_ body: () throws(SQLiteError) -> Void) throws(RunError) {
+        try sqlite { () throws(SQLiteError) in
+            try db.execute("BEGIN IMMEDIATE")
+            do throws(SQLiteError) {
+                try body()
+                try db.execute("COMMIT")
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    func sqlite<T>(_ body: () throws(SQLiteError) -> T) throws(RunError) -> T {
+        do throws(SQLiteError) {
+            return try body()
+        } catch {
+            throw RunError.from(error)
+        }
+    }
+
+    func journalCall<T>(_ body: () throws(JournalError) -> T) throws(RunError) -> T {
+        do throws(JournalError) {
+            return try body()
+        } catch {
+            if case .notFound(let path) = error { throw .missingPath(what: "a journal file", path: path) }
+            throw .journal(error)
+        }
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    static func uriEscape(_ path: String) -> String {
+        var out = ""
+        for c in path.unicodeScalars {
+            switch c {
+            case "?", "#", "%": out += "%" + String(c.value, radix: 16, uppercase: true)
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -1,0 +1,52 @@
+public import Journal
+public import ProjectorCore
+public import SQLiteStore
+
+/// Why a command could not do its work. The CLI maps each case to an exit code (SPEC §6).
+public enum RunError: Error, CustomStringConvertible {
+    /// Another run holds the lock (75).
+    case lockHeld(path: String)
+    /// The lock file could not be created or locked (1, or 66 when its directory is missing).
+    case lockFailed(path: String, message: String)
+    /// The database stayed locked past the busy timeout (75).
+    case databaseBusy(SQLiteError)
+    /// A path that must exist does not (66).
+    case missingPath(what: String, path: String)
+    /// Job files are broken (78).
+    case jobs(JobFileErrors)
+    /// Bad configuration (78).
+    case configuration(String)
+    /// The journal is unreadable or no longer matches a checkpoint.
+    case journal(JournalError)
+    /// A SQLite error outside any one key (disk full, I/O error, corruption).
+    case database(SQLiteError)
+
+    public var description: String {
+        switch self {
+        case .lockHeld(let path):
+            return "another projector run holds the lock \(path); try again later or pass --wait"
+        case .lockFailed(let path, let message):
+            return "cannot take the lock \(path): \(message)"
+        case .databaseBusy(let error):
+            return "the database is busy (locked by another connection past the busy timeout): \(error.message)"
+        case .missingPath(let what, let path):
+            return "\(what) does not exist: \(path)"
+        case .jobs(let errors):
+            return errors.description
+        case .configuration(let message):
+            return "configuration error: \(message)"
+        case .journal(let error):
+            return error.description
+        case .database(let error):
+            if error.isDiskFull {
+                return "the disk is full: \(error.message). Nothing was lost: free space and run again"
+            }
+            return "database error: \(error)"
+        }
+    }
+
+    /// Wraps a SQLite error, telling a busy database apart from other failures.
+    public static func from(_ error: SQLiteError) -> RunError {
+        error.isBusy ? .databaseBusy(error) : .database(error)
+    }
+}

@@ -1,0 +1,66 @@
+public import ProjectorCore
+
+/// Everything a run needs to know, gathered by the CLI from flags and environment.
+public struct RunOptions: Sendable {
+    public var databasePath: String
+    public var journalPath: String
+    public var jobsDirectory: String
+    /// Other SQLite files ATTACHed to the jobs' database: (schema name, path, read-only).
+    public var attachments: [Attachment] = []
+    /// Only these jobs (nil: all).
+    public var selectedJobs: [String]?
+
+    /// Upper bounds of one batch (one transaction).
+    public var batchEvents = 20_000
+    public var batchBytes = 16 << 20
+    /// Target for how long one transaction may hold the write lock; batches shrink to stay under it.
+    public var batchMilliseconds = 250.0
+
+    public var maxEvents: Int?
+    public var maxSeconds: Double?
+    public var dryRun = false
+    /// Wait for the lock instead of exiting with 75.
+    public var waitForLock = false
+    public var maxLineBytes = 1 << 20
+    public var maxDepth = 64
+    public var retry = RetryPolicy.default
+    public var busyTimeoutMilliseconds: Int32 = 5000
+    public var synchronous = "NORMAL"
+
+    public init(databasePath: String, journalPath: String, jobsDirectory: String) {
+        self.databasePath = databasePath
+        self.journalPath = journalPath
+        self.jobsDirectory = jobsDirectory
+    }
+
+    public var lockPath: String { databasePath + ".lock" }
+}
+
+/// A database ATTACHed to the jobs' connection under a schema name.
+public struct Attachment: Sendable, Equatable {
+    public var name: String
+    public var path: String
+    public var readOnly: Bool
+
+    public init(name: String, path: String, readOnly: Bool = true) {
+        self.name = name
+        self.path = path
+        self.readOnly = readOnly
+    }
+
+    /// Parses `name=path` (read-only) or `name=path:rw`.
+    public init?(argument: String) {
+        guard let equals = argument.firstIndex(of: "=") else { return nil }
+        name = String(argument[..<equals])
+        var rest = String(argument[argument.index(after: equals)...])
+        readOnly = true
+        if rest.hasSuffix(":rw") {
+            rest.removeLast(3)
+            readOnly = false
+        }
+        path = rest
+        guard !name.isEmpty, !path.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+            return nil
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/// What a run did, for the summary, `--json` and the exit code.
+public struct RunReport: Sendable {
+    public var runID: Int
+    public var dryRun: Bool
+    public var startedAt: Double
+    public var duration: Double
+    public var fromPosition: Int
+    public var toPosition: Int
+    /// The journal's end (last complete line) when the run started.
+    public var journalEnd: Int
+    /// Lines read and accepted as events.
+    public var events: Int
+    public var rejects: Int
+    /// Failed attempts recorded by this run (new failures and failed retries).
+    public var failures: Int
+    /// Failures this run cleared (a retry or a new event succeeded).
+    public var recovered: Int
+    public var batches: Int
+    public var jobs: [JobReport]
+    /// Whether the run stopped because of `--max-events` or `--max-seconds` with work left.
+    public var stoppedEarly: Bool
+
+    /// 0 caught up and nothing failed; 65 rejects or failures (SPEC §6).
+    public var exitCode: Int32 { rejects > 0 || failures > 0 ? 65 : 0 }
+
+    public var caughtUp: Bool { !stoppedEarly && toPosition >= journalEnd }
+}
+
+/// One job's part of a run.
+public struct JobReport: Sendable {
+    public var name: String
+    public var mode: String
+    public var fromPosition: Int
+    public var toPosition: Int
+    /// Events past this job's checkpoint that the run read (whether or not the job listens to them).
+    public var events: Int = 0
+    /// Refresh: keys refreshed. Apply: events applied.
+    public var executions: Int = 0
+    /// Events whose `id` was seen before (apply jobs skip them).
+    public var duplicates: Int = 0
+    public var failures: Int = 0
+    /// Events held back behind a parked key.
+    public var held: Int = 0
+    public var rejects: Int = 0
+    /// Keys touched (capped) and their total, for notifications.
+    public var keys: [String] = []
+    public var keysTotal: Int = 0
+    /// Set when a new refresh job was initialized from `@keys` instead of replaying history.
+    public var initialized = false
+
+    public init(name: String, mode: String, fromPosition: Int, toPosition: Int) {
+        self.name = name
+        self.mode = mode
+        self.fromPosition = fromPosition
+        self.toPosition = toPosition
+    }
+
+    public static let keysCap = 1000
+
+    mutating func touch(_ key: String) {
+        keysTotal += 1
+        if keys.count < Self.keysCap { keys.append(key) }
+    }
+}

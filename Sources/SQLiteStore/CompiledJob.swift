@@ -1,0 +1,153 @@
+public import ProjectorCore
+
+/// The named parameters a job's SQL may use. Event data is always bound, never spliced (SPEC §3).
+public enum JobParameter: String, CaseIterable, Sendable {
+    case key
+    case id
+    case type
+    case aggregateType = "aggregate_type"
+    case aggregateId = "aggregate_id"
+    case position
+    case occurredAt = "occurred_at"
+    case data
+    case metadata
+}
+
+/// One prepared statement of a job section and the index of each parameter it uses.
+public struct BoundStatement {
+    public let statement: Statement
+    /// Parameter index (1-based) per `JobParameter`, 0 when the statement does not use it.
+    public let indices: [Int32]
+    /// The file line the statement starts on.
+    public let line: Int
+
+    @inline(__always)
+    public func index(_ parameter: JobParameter) -> Int32 {
+        indices[Self.ordinal[parameter.rawValue] ?? 0]
+    }
+
+    static let ordinal: [String: Int] = Dictionary(
+        uniqueKeysWithValues: JobParameter.allCases.enumerated().map { ($1.rawValue, $0) }
+    )
+}
+
+/// A job whose SQL is prepared against the database: statements are reused for the whole run.
+public final class CompiledJob {
+    public let definition: JobDefinition
+    public let body: [BoundStatement]
+    public let keys: Statement?
+
+    /// Prepares every statement of the job, reporting problems as `file:line: message`.
+    /// The `@setup` section must already have run (the statements refer to its tables).
+    public init(_ definition: JobDefinition, db: Database) throws(JobFileErrors) {
+        self.definition = definition
+        let allowed: Set<JobParameter> =
+            definition.mode == .refresh ? [.key] : Set(JobParameter.allCases)
+        var errors: [JobFileError] = []
+        var body: [BoundStatement] = []
+        do {
+            for (statement, offset) in try db.prepareAll(definition.body.text) {
+                let line = Self.line(of: offset, in: definition.body)
+                var indices = [Int32](repeating: 0, count: JobParameter.allCases.count)
+                for index in stride(from: Int32(1), through: statement.parameterCount, by: 1) {
+                    let raw = statement.parameterName(at: index) ?? "?"
+                    let name = String(raw.dropFirst())
+                    guard raw.count > 1, let parameter = JobParameter(rawValue: name), allowed.contains(parameter) else {
+                        let known = allowed.map { ":" + $0.rawValue }.sorted().joined(separator: ", ")
+                        errors.append(
+                            JobFileError(
+                                file: definition.file, line: line,
+                                message: "unknown parameter '\(raw)' in @\(definition.mode.rawValue) (available: \(known))"
+                            )
+                        )
+                        continue
+                    }
+                    indices[BoundStatement.ordinal[name] ?? 0] = index
+                }
+                body.append(BoundStatement(statement: statement, indices: indices, line: line))
+            }
+        } catch {
+            errors.append(
+                JobFileError(
+                    file: definition.file, line: Self.line(of: error.offset, in: definition.body),
+                    message: error.error.message
+                )
+            )
+        }
+        var keys: Statement?
+        if let section = definition.keys {
+            do {
+                let statements = try db.prepareAll(section.text)
+                if statements.count != 1 {
+                    errors.append(
+                        JobFileError(file: definition.file, line: section.line, message: "'@keys' must be exactly one query")
+                    )
+                } else if let (statement, offset) = statements.first {
+                    if statement.columnCount < 1 || !statement.isReadOnly {
+                        errors.append(
+                            JobFileError(
+                                file: definition.file, line: Self.line(of: offset, in: section),
+                                message: "'@keys' must be a query returning the keys in its first column"
+                            )
+                        )
+                    }
+                    keys = statement
+                }
+            } catch {
+                errors.append(
+                    JobFileError(
+                        file: definition.file, line: Self.line(of: error.offset, in: section), message: error.error.message
+                    )
+                )
+            }
+        }
+        guard errors.isEmpty else { throw JobFileErrors(errors) }
+        self.body = body
+        self.keys = keys
+    }
+
+    /// Runs the job's `@setup` section (idempotent DDL).
+    public static func setup(_ definition: JobDefinition, db: Database) throws(JobFileErrors) {
+        guard let setup = definition.setup else { return }
+        do {
+            for (statement, _) in try db.prepareAll(setup.text) {
+                do {
+                    try statement.run()
+                } catch {
+                    throw JobFileErrors([
+                        JobFileError(
+                            file: definition.file, line: setup.line, message: "@setup failed: \(error.message)"
+                        )
+                    ])
+                }
+            }
+        } catch let error as JobFileErrors {
+            throw error
+        } catch let error as PrepareError {
+            throw JobFileErrors([
+                JobFileError(
+                    file: definition.file, line: line(of: error.offset, in: setup), message: error.error.message
+                )
+            ])
+        } catch {
+            throw JobFileErrors([JobFileError(file: definition.file, line: setup.line, message: "\(error)")])
+        }
+    }
+
+    /// The file line of a byte offset inside a section.
+    static func line(of offset: Int, in section: SQLSection) -> Int {
+        var line = section.line
+        for byte in section.text.utf8.prefix(offset) where byte == 0x0A { line += 1 }
+        return line
+    }
+
+    /// Every key the `@keys` query lists.
+    public func allKeys() throws(SQLiteError) -> [String] {
+        guard let keys else { return [] }
+        var result: [String] = []
+        while try keys.step() {
+            if let key = keys.text(at: 0) { result.append(key) }
+        }
+        return result
+    }
+}
