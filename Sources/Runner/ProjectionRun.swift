@@ -1,6 +1,6 @@
 import Journal
 public import Logging
-import ProjectorCore
+public import ProjectorCore
 import SQLiteStore
 
 /// One `projector run` (SPEC §4): lock, open, stream the journal past the lowest checkpoint in
@@ -17,6 +17,8 @@ public final class ProjectionRun {
     var failures: [FailureKey: FailureRecord] = [:]
     var report: RunReport
     var runID = 0
+    var checkpoints: [String: Checkpoint] = [:]
+    var validateOnly = false
 
     public init(options: RunOptions, logger: Logger, clock: any WallClock = SystemClock()) {
         self.options = options
@@ -55,6 +57,7 @@ public final class ProjectionRun {
         journal = try openJournal()
         try openDatabase()
         try prepareJobs(catalog)
+        try verifyCheckpoints()
         report.journalEnd = try journalCall { () throws(JournalError) in try journal.lastLineBoundary() }
         if options.dryRun {
             try dryRun()
@@ -81,6 +84,17 @@ public final class ProjectionRun {
             }
         }
         return report
+    }
+
+    /// Parses every job, runs its `@setup` and prepares every statement against the database in a
+    /// transaction that is rolled back, so a typo in a column name is caught before a run.
+    /// Returns the jobs in the order a run would apply them.
+    public func validate() throws(RunError) -> [JobDefinition] {
+        validateOnly = true
+        let catalog = try selectedJobs()
+        try openDatabase()
+        try prepareJobs(catalog)
+        return states.map(\.definition)
     }
 
     // MARK: Setting up
@@ -117,7 +131,8 @@ public final class ProjectionRun {
         databaseOptions.busyTimeoutMilliseconds = options.busyTimeoutMilliseconds
         databaseOptions.synchronous = options.synchronous
         // A dry run writes nothing, not even a new database file.
-        let path = options.dryRun && !Self.exists(options.databasePath) ? ":memory:" : options.databasePath
+        let path =
+            (options.dryRun || validateOnly) && !Self.exists(options.databasePath) ? ":memory:" : options.databasePath
         try sqlite { () throws(SQLiteError) in
             db = try Database(path: path, options: databaseOptions)
             for attachment in options.attachments {
@@ -133,6 +148,7 @@ public final class ProjectionRun {
     func prepareJobs(_ catalog: JobCatalog) throws(RunError) {
         var checkpoints: [String: Checkpoint] = [:]
         var errors: [JobFileError] = []
+        let transactionOnly = options.dryRun || validateOnly
         do {
             try db.execute("BEGIN IMMEDIATE")
             defer { if db.isInTransaction { try? db.execute("ROLLBACK") } }
@@ -156,7 +172,7 @@ public final class ProjectionRun {
                 }
             }
             if !errors.isEmpty { throw RunError.jobs(JobFileErrors(errors)) }
-            if !options.dryRun { try db.execute("COMMIT") }
+            if !transactionOnly { try db.execute("COMMIT") }
         } catch let error as SQLiteError {
             throw RunError.from(error)
         } catch let error as RunError {
@@ -164,6 +180,11 @@ public final class ProjectionRun {
         } catch {
             throw .configuration("\(error)")
         }
+        self.checkpoints = checkpoints
+    }
+
+    /// Checks each job's checkpoint against the journal: the bytes before it must be those it read.
+    func verifyCheckpoints() throws(RunError) {
         for state in states {
             let definition = state.definition
             if let checkpoint = checkpoints[definition.name] {

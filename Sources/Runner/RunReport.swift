@@ -1,5 +1,5 @@
 /// What a run did, for the summary, `--json` and the exit code.
-public struct RunReport: Sendable {
+public struct RunReport: Codable, Sendable {
     public var runID: Int
     public var dryRun: Bool
     public var startedAt: Double
@@ -27,7 +27,7 @@ public struct RunReport: Sendable {
 }
 
 /// One job's part of a run.
-public struct JobReport: Sendable {
+public struct JobReport: Codable, Sendable {
     public var name: String
     public var mode: String
     public var fromPosition: Int

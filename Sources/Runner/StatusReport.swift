@@ -1,0 +1,150 @@
+import Journal
+import ProjectorCore
+import SQLiteStore
+
+/// What `projector status` shows: per job its position and lag, whether its definition changed,
+/// its open failures and rejects, and the last run (SPEC §4, issue "status").
+public struct StatusReport: Codable, Sendable {
+    public struct JournalStatus: Codable, Sendable {
+        public var path: String
+        public var start: Int
+        public var end: Int
+        public var segments: Int
+    }
+
+    public struct Failures: Codable, Sendable {
+        public var retrying = 0
+        public var parked = 0
+        public var dead = 0
+        public var held = 0
+
+        public var open: Int { retrying + parked + dead }
+    }
+
+    public struct JobStatus: Codable, Sendable {
+        public var name: String
+        public var mode: String
+        /// nil when the job has never run.
+        public var position: Int?
+        public var lagEvents: Int
+        public var lagBytes: Int
+        public var fingerprint: String
+        public var fingerprintChanged: Bool
+        public var eventsApplied: Int
+        public var updatedAt: Double?
+        public var failures: Failures
+        public var rejects: Int
+    }
+
+    public struct LastRun: Codable, Sendable {
+        public var id: Int
+        public var startedAt: Double
+        public var finishedAt: Double?
+        public var duration: Double?
+        public var events: Int
+        public var rejects: Int
+        public var failures: Int
+        public var outcome: String
+        public var exitCode: Int?
+    }
+
+    public var journal: JournalStatus
+    public var jobs: [JobStatus]
+    public var rejects: Int
+    public var lastRun: LastRun?
+
+    /// Reads the status. The database is opened read-only; a missing one reads as "never run".
+    public static func load(options: RunOptions) throws(RunError) -> StatusReport {
+        let catalog = try JobLoader.load(directory: options.jobsDirectory)
+        let journal: Journal
+        do {
+            journal = try Journal(path: options.journalPath)
+        } catch {
+            if case .notFound = error { throw .missingPath(what: "the journal", path: options.journalPath) }
+            throw .journal(error)
+        }
+        let end: Int
+        do {
+            end = try journal.lastLineBoundary()
+        } catch {
+            throw .journal(error)
+        }
+        var report = StatusReport(
+            journal: JournalStatus(path: journal.path, start: journal.start, end: end, segments: journal.segments.count),
+            jobs: [], rejects: 0, lastRun: nil
+        )
+        var checkpoints: [String: Checkpoint] = [:]
+        var failures: [String: Failures] = [:]
+        var rejectsPerJob: [String: Int] = [:]
+        if ProjectionRun.exists(options.databasePath) {
+            do {
+                var databaseOptions = Database.Options()
+                databaseOptions.readOnly = true
+                databaseOptions.busyTimeoutMilliseconds = options.busyTimeoutMilliseconds
+                let db = try Database(path: options.databasePath, options: databaseOptions)
+                let hasTables = try !db.rows("SELECT 1 FROM sqlite_master WHERE name = 'projector_checkpoints'").isEmpty
+                if hasTables {
+                    checkpoints = try RunnerStore(db: db).checkpoints()
+                    for row in try db.rows("SELECT job, state, count(*) FROM projector_failures GROUP BY job, state") {
+                        let job = row[0].string ?? ""
+                        let count = row[2].int ?? 0
+                        switch row[1].string {
+                        case "retrying": failures[job, default: Failures()].retrying = count
+                        case "parked": failures[job, default: Failures()].parked = count
+                        default: failures[job, default: Failures()].dead = count
+                        }
+                    }
+                    for row in try db.rows("SELECT job, count(*) FROM projector_held_events GROUP BY job") {
+                        failures[row[0].string ?? "", default: Failures()].held = row[1].int ?? 0
+                    }
+                    for row in try db.rows("SELECT job, count(*) FROM projector_rejects GROUP BY job") {
+                        rejectsPerJob[row[0].string ?? ""] = row[1].int ?? 0
+                    }
+                    report.rejects = rejectsPerJob.values.reduce(0, +)
+                    if let row = try db.rows(
+                        """
+                        SELECT id, started_at, finished_at, events, rejects, failures, outcome, exit_code
+                        FROM projector_runs ORDER BY id DESC LIMIT 1
+                        """
+                    ).first {
+                        let started = row[1].double ?? 0
+                        let finished = row[2].double
+                        report.lastRun = LastRun(
+                            id: row[0].int ?? 0, startedAt: started, finishedAt: finished,
+                            duration: finished.map { $0 - started }, events: row[3].int ?? 0, rejects: row[4].int ?? 0,
+                            failures: row[5].int ?? 0,
+                            outcome: finished == nil ? "interrupted or running" : (row[6].string ?? ""),
+                            exitCode: row[7].int
+                        )
+                    }
+                }
+            } catch {
+                throw RunError.from(error)
+            }
+        }
+        var lagCache: [Int: Int] = [:]
+        for job in catalog.jobs {
+            let checkpoint = checkpoints[job.name]
+            let position = checkpoint?.position ?? 0
+            var lagEvents = lagCache[position]
+            if lagEvents == nil {
+                do {
+                    lagEvents = position >= end ? 0 : try journal.countLines(from: max(position, journal.start))
+                } catch {
+                    throw .journal(error)
+                }
+                lagCache[position] = lagEvents
+            }
+            report.jobs.append(
+                JobStatus(
+                    name: job.name, mode: job.mode.rawValue, position: checkpoint?.position, lagEvents: lagEvents ?? 0,
+                    lagBytes: max(0, end - position), fingerprint: job.fingerprint,
+                    fingerprintChanged: checkpoint.map { $0.fingerprint != job.fingerprint } ?? false,
+                    eventsApplied: checkpoint?.eventsApplied ?? 0, updatedAt: checkpoint?.updatedAt,
+                    failures: failures[job.name] ?? Failures(), rejects: rejectsPerJob[job.name] ?? 0
+                )
+            )
+        }
+        return report
+    }
+}

@@ -1,0 +1,2 @@
+import ArgumentParser
+struct DemoCommand: ParsableCommand { func run() throws {} }

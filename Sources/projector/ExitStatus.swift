@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Journal
+import Runner
+
+/// The sysexits-style codes of SPEC §6. Only the executable maps errors to them.
+enum ExitStatus {
+    static let ok: Int32 = 0
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let noInput: Int32 = 66
+    static let tempFail: Int32 = 75
+    static let config: Int32 = 78
+    static let unexpected: Int32 = 1
+
+    static func code(for error: RunError) -> Int32 {
+        switch error {
+        case .lockHeld, .databaseBusy: return tempFail
+        case .missingPath: return noInput
+        case .jobs, .configuration: return config
+        case .journal(let journalError):
+            switch journalError {
+            case .notFound: return noInput
+            case .checkpointMismatch, .inconsistentSegments: return dataError
+            default: return unexpected
+            }
+        case .lockFailed, .database: return unexpected
+        }
+    }
+
+    /// Prints the error on standard error and exits with its code.
+    static func fail(_ error: RunError) -> ExitCode {
+        FileHandle.standardError.write(Data(("projector: " + error.description + "\n").utf8))
+        return ExitCode(code(for: error))
+    }
+}

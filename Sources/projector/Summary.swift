@@ -1,0 +1,37 @@
+import Runner
+
+/// The one-screen summary of a run (SPEC §4 step 7).
+enum Summary {
+    static func text(_ report: RunReport) -> String {
+        var lines: [String] = []
+        let rate = report.duration > 0 ? Int(Double(report.events) / report.duration) : 0
+        let title = report.dryRun ? "dry run (nothing written)" : "run \(report.runID)"
+        lines.append(
+            "\(title): \(Output.count(report.events)) events in \(Output.seconds(report.duration))"
+                + (report.events > 0 ? " (\(Output.count(rate)) events/s)" : "")
+                + ", \(report.rejects) rejected, \(report.failures) failed attempts"
+                + (report.recovered > 0 ? ", \(report.recovered) recovered" : "")
+        )
+        var rows = [["job", "mode", "events", report.dryRun ? "would run" : "ran", "failed", "held", "dup", "position"]]
+        for job in report.jobs {
+            let ran = job.mode == "refresh" ? "\(Output.count(job.executions)) keys" : "\(Output.count(job.executions)) events"
+            rows.append([
+                job.name + (job.initialized ? " (new: all keys)" : ""), job.mode, Output.count(job.events), ran,
+                String(job.failures), String(job.held), String(job.duplicates), String(job.toPosition),
+            ])
+        }
+        lines.append(Output.table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        if report.caughtUp {
+            lines.append("caught up at position \(report.toPosition)")
+        } else {
+            lines.append(
+                "stopped at position \(report.toPosition); \(Output.count(report.journalEnd - report.toPosition)) bytes "
+                    + "remain for the next run"
+            )
+        }
+        if report.rejects > 0 || report.failures > 0 {
+            lines.append("see `projector status` for rejects and failures")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
