@@ -71,6 +71,27 @@ public final class JournalAppender {
         return position
     }
 
+    /// Appends many complete lines (each ended by `\n`) with a single `write`.
+    public func append(lines block: [UInt8]) throws(JournalError) {
+        guard !block.isEmpty else { return }
+        guard block.last == 0x0A else {
+            throw .writeFailed(path: path, errno: EINVAL, message: "a block of lines must end with a newline")
+        }
+        if isDirectory { try rollIfNeeded() }
+        var done = 0
+        while done < block.count {
+            let written = block.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                throw .writeFailed(path: path, errno: code, message: String(cString: strerror(code)))
+            }
+            done += written
+        }
+        if sync == .always { fdatasync(fd) }
+    }
+
+    @discardableResult
     public func append(_ line: String) throws(JournalError) -> Int {
         try append(Array(line.utf8))
     }

@@ -46,7 +46,7 @@ public enum JobFileParser {
                 current = section
                 continue
             }
-            if let (key, value) = annotation(trimmed) {
+            if let (key, value) = annotation(trimmed), current == nil || annotations.contains(key) {
                 guard annotations.contains(key) else {
                     fail(number, "unknown annotation '\(key):' (expected on:, after: or webhooks:)")
                     continue

@@ -106,31 +106,18 @@ public final class CompiledJob {
         self.keys = keys
     }
 
-    /// Runs the job's `@setup` section (idempotent DDL).
+    /// Runs the job's `@setup` section (idempotent DDL), statement by statement.
     public static func setup(_ definition: JobDefinition, db: Database) throws(JobFileErrors) {
         guard let setup = definition.setup else { return }
         do {
-            for (statement, _) in try db.prepareAll(setup.text) {
-                do {
-                    try statement.run()
-                } catch {
-                    throw JobFileErrors([
-                        JobFileError(
-                            file: definition.file, line: setup.line, message: "@setup failed: \(error.message)"
-                        )
-                    ])
-                }
-            }
-        } catch let error as JobFileErrors {
-            throw error
-        } catch let error as PrepareError {
+            try db.executeAll(setup.text)
+        } catch {
             throw JobFileErrors([
                 JobFileError(
-                    file: definition.file, line: line(of: error.offset, in: setup), message: error.error.message
+                    file: definition.file, line: line(of: error.offset, in: setup),
+                    message: "@setup: \(error.error.message)"
                 )
             ])
-        } catch {
-            throw JobFileErrors([JobFileError(file: definition.file, line: setup.line, message: "\(error)")])
         }
     }
 

@@ -86,6 +86,16 @@ public final class Database {
     /// Prepares every statement of a script, returning each with the UTF-8 offset where it starts
     /// (to turn an error into a file line). On error, `offset` in the thrown error's context says where.
     public func prepareAll(_ sql: String) throws(PrepareError) -> [(statement: Statement, offset: Int)] {
+        try prepareAll(sql, executing: false)
+    }
+
+    /// Runs every statement of a script in turn (each is prepared only after the previous one ran,
+    /// so later statements may use what earlier ones created). Errors carry the statement's offset.
+    public func executeAll(_ sql: String) throws(PrepareError) {
+        _ = try prepareAll(sql, executing: true)
+    }
+
+    private func prepareAll(_ sql: String, executing: Bool) throws(PrepareError) -> [(statement: Statement, offset: Int)] {
         var result: [(Statement, Int)] = []
         var utf8 = Array(sql.utf8)
         utf8.append(0)
@@ -112,7 +122,17 @@ public final class Database {
                 let next = tail.map { $0 - base } ?? count
                 if let statement {
                     let text = String(decoding: UnsafeRawBufferPointer(start: base + start, count: max(0, next - start)), as: UTF8.self)
-                    result.append((Statement(statement, database: self, sql: text), start))
+                    let prepared = Statement(statement, database: self, sql: text)
+                    if executing {
+                        do throws(SQLiteError) {
+                            try prepared.run()
+                        } catch {
+                            failure = PrepareError(error: error, offset: start)
+                            return
+                        }
+                    } else {
+                        result.append((prepared, start))
+                    }
                 }
                 if next <= offset { break }
                 offset = next

@@ -25,6 +25,10 @@ public final class Statement {
 
     public var columnCount: Int32 { sqlite3_column_count(handle) }
 
+    public func columnName(at index: Int32) -> String {
+        sqlite3_column_name(handle, index).map { String(cString: $0) } ?? ""
+    }
+
     public var isReadOnly: Bool { sqlite3_stmt_readonly(handle) != 0 }
 
     @inline(__always)

@@ -1,2 +1,129 @@
 import ArgumentParser
-struct DemoCommand: ParsableCommand { func run() throws {} }
+import Foundation
+import Journal
+import Logging
+import QaHubDemo
+import Runner
+import SQLiteStore
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Simulate the QaHub API, run the shipped jobs on what it wrote, and show the result.",
+        discussion: """
+            Creates a QaHub write model and a segmented journal in --dir, appends thousands of events \
+            (creates, updates, deletes, results) the way the API would, runs the jobs twice (a backlog, \
+            then an incremental run), checks every read model against a full recompute, and prints samples.
+            """
+    )
+
+    @Option(help: "Where to create the demo's files (emptied first).")
+    var dir = "demo-output"
+
+    @Option(name: .customLong("jobs-dir"), help: "The jobs to run.")
+    var jobsDirectory = "jobs"
+
+    @Option(help: "How many events the simulated API appends.")
+    var events = 20_000
+
+    @Option(help: "Seed of the simulation (the same seed gives the same data).")
+    var seed: UInt64 = 42
+
+    @Option(name: .customLong("log-level"), help: "Log level of the runs.")
+    var logLevel = "error"
+
+    func validate() throws {
+        if events < 100 { throw ValidationError("--events must be at least 100") }
+    }
+
+    func run() throws {
+        let logger = LogSetup.logger(level: logLevel)
+        let started = Date()
+        guard FileManager.default.fileExists(atPath: jobsDirectory) else {
+            throw ExitStatus.fail(.missingPath(what: "the jobs directory (run the demo from the repository)", path: jobsDirectory))
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let writeModel = dir + "/qahub.db"
+        let journalPath = dir + "/journal"
+        let appender = try JournalAppender(path: journalPath, directory: true, segmentBytes: 4 << 20)
+        let simulator = try QaHubSimulator(writeModelPath: writeModel, journal: appender, seed: seed)
+
+        print("== 1. The QaHub API writes its database and appends events to \(journalPath)/")
+        try simulator.bootstrap(projects: 12)
+        try simulator.simulate(events: events * 4 / 5)
+        // A client bug and a crash mid-write, as a journal sees them on a bad day.
+        try simulator.appendMalformed(#"{"type":"TEST_RUN_UPDATED","aggregateType":"test_run","data":{}}"#)
+        try simulator.appendMalformed(#"{"id":"evt-x","type":"TEST_RUN_CREATED","aggregate"#)
+        let types = simulator.eventsByType.sorted { $0.value > $1.value }.prefix(6)
+            .map { "\($0.key) \(Output.count($0.value))" }.joined(separator: ", ")
+        print("   \(Output.count(simulator.events)) events (\(types), …) and 2 malformed lines")
+
+        var options = RunOptions(databasePath: dir + "/readmodels.db", journalPath: journalPath, jobsDirectory: jobsDirectory)
+        options.attachments = [Attachment(name: "app", path: writeModel)]
+
+        print("\n== 2. projector run: the backlog")
+        let first = try runOnce(options, logger)
+        print(indent(Summary.text(first)))
+
+        print("\n== 3. The API keeps writing; projector run again: only the new events")
+        try simulator.simulate(events: events / 5)
+        let second = try runOnce(options, logger)
+        print(indent(Summary.text(second)))
+
+        print("\n== 4. Check: every read model equals a full recompute into a fresh database")
+        var fresh = options
+        fresh.databasePath = dir + "/recompute.db"
+        _ = try runOnce(fresh, logger)
+        let differences = try ReadModelComparison.compare(
+            options.databasePath, fresh.databasePath, tables: ["test_runs_view", "bug_budget_view", "project_daily_quality"]
+        )
+        for difference in differences { print("   " + difference.description) }
+
+        print("\n== 5. Read model samples")
+        let db = try Database(path: options.databasePath)
+        try db.run("ATTACH DATABASE ? AS app", [.text(writeModel)])
+        print("   test_runs_view — most failed results:")
+        print(indent(try table(db, "SELECT id, project_id, status, total_results, passed, failed, pass_rate, mean_duration_ms FROM test_runs_view ORDER BY failed DESC, id LIMIT 5"), 5))
+        print("   bug_budget_view — closest to exhaustion:")
+        print(indent(try table(db, "SELECT budget_id, project_id, max_failures, failures_used, remaining, exhausted FROM bug_budget_view ORDER BY remaining, budget_id LIMIT 5"), 5))
+        print("   project_daily_quality — project 1:")
+        print(indent(try table(db, "SELECT day, runs_started, results, passed, failed, skipped, blocked FROM project_daily_quality WHERE project_id = 1 ORDER BY day LIMIT 7"), 5))
+
+        print("\n== 6. projector status")
+        let status = try StatusReport.load(options: options)
+        for job in status.jobs {
+            print("   \(job.name): position \(job.position ?? 0), lag \(job.lagEvents) events, rejects \(job.rejects), open failures \(job.failures.open)")
+        }
+        print("   rejected lines: \(status.rejects) (see projector_rejects)")
+        let allEqual = differences.allSatisfy(\.isEqual)
+        print(
+            "\ndemo finished in \(Output.seconds(Date().timeIntervalSince(started))): "
+                + (allEqual ? "read models verified" : "READ MODELS DIFFER")
+                + ". Files are in \(dir)/; try: projector status --database \(dir)/readmodels.db --journal \(journalPath) --attach app=\(writeModel)"
+        )
+        if !allEqual { throw ExitCode(1) }
+    }
+
+    func runOnce(_ options: RunOptions, _ logger: Logger) throws -> RunReport {
+        do {
+            return try ProjectionRun(options: options, logger: logger).execute()
+        } catch {
+            throw ExitStatus.fail(error)
+        }
+    }
+
+    func indent(_ text: String, _ spaces: Int = 3) -> String {
+        let pad = String(repeating: " ", count: spaces)
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { pad + $0 }.joined(separator: "\n")
+    }
+
+    func table(_ db: Database, _ sql: String) throws -> String {
+        let statement = try db.prepare(sql)
+        var rows: [[String]] = [(0..<statement.columnCount).map { statement.columnName(at: $0) }]
+        while try statement.step() {
+            rows.append((0..<statement.columnCount).map { statement.value(at: $0).string ?? "NULL" })
+        }
+        return Output.table(rows)
+    }
+}

@@ -1,0 +1,37 @@
+-- Bug budgets per project: how many failed results each budget allows since its period
+-- started, how many were used, and whether it is exhausted. Keyed by project, so a new
+-- result refreshes every budget of its project.
+--
+-- on: BUG_BUDGET_CREATED, BUG_BUDGET_UPDATED, BUG_BUDGET_DELETED   key: data.projectId
+-- on: TEST_RUN_RESULT_*, TEST_RUN_DELETED                          key: data.projectId
+
+-- @setup
+CREATE TABLE IF NOT EXISTS bug_budget_view(
+    budget_id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    max_failures INTEGER NOT NULL,
+    failures_used INTEGER NOT NULL,
+    remaining INTEGER NOT NULL,
+    exhausted INTEGER NOT NULL,
+    period_start TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bug_budget_view_project ON bug_budget_view(project_id);
+
+-- @refresh
+DELETE FROM bug_budget_view WHERE project_id = :key;
+INSERT INTO bug_budget_view(budget_id, project_id, name, max_failures, failures_used, remaining, exhausted,
+    period_start)
+SELECT id, project_id, name, max_failures, used, max(max_failures - used, 0), used >= max_failures, period_start
+FROM (
+    SELECT b.id, b.project_id, b.name, b.max_failures, b.period_start,
+        (SELECT count(*)
+         FROM app.test_runs r
+         JOIN app.test_run_results x ON x.test_run_id = r.id
+         WHERE r.project_id = b.project_id AND x.status = 'failed' AND x.created_at >= b.period_start) AS used
+    FROM app.bug_budgets b
+    WHERE b.project_id = :key
+);
+
+-- @keys
+SELECT id FROM app.projects

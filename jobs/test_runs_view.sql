@@ -1,0 +1,49 @@
+-- The test runs list of QaHub: one row per test run with its result counts, pass rate and
+-- durations, recomputed from the write model (the seed's updateTestRunsView(id)).
+--
+-- on: TEST_RUN_CREATED, TEST_RUN_UPDATED, TEST_RUN_DELETED   key: aggregateId
+-- on: TEST_RUN_RESULT_*                                       key: data.testRunId
+
+-- @setup
+CREATE TABLE IF NOT EXISTS test_runs_view(
+    id INTEGER PRIMARY KEY,
+    project_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL,
+    total_results INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    skipped INTEGER NOT NULL,
+    blocked INTEGER NOT NULL,
+    pass_rate REAL,
+    total_duration_ms INTEGER NOT NULL,
+    mean_duration_ms REAL,
+    last_result_at TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS test_runs_view_project ON test_runs_view(project_id);
+
+-- @refresh
+-- A run that no longer exists leaves no row: the DELETE stands and the INSERT selects nothing.
+DELETE FROM test_runs_view WHERE id = :key;
+INSERT INTO test_runs_view(id, project_id, title, status, total_results, passed, failed, skipped, blocked,
+    pass_rate, total_duration_ms, mean_duration_ms, last_result_at, updated_at)
+SELECT r.id, r.project_id, r.title, r.status,
+    count(x.id),
+    count(x.id) FILTER (WHERE x.status = 'passed'),
+    count(x.id) FILTER (WHERE x.status = 'failed'),
+    count(x.id) FILTER (WHERE x.status = 'skipped'),
+    count(x.id) FILTER (WHERE x.status = 'blocked'),
+    CASE WHEN count(x.id) > 0
+        THEN round(100.0 * count(x.id) FILTER (WHERE x.status = 'passed') / count(x.id), 2) END,
+    coalesce(sum(x.duration_ms), 0),
+    avg(x.duration_ms),
+    max(x.created_at),
+    r.updated_at
+FROM app.test_runs r
+LEFT JOIN app.test_run_results x ON x.test_run_id = r.id
+WHERE r.id = :key
+GROUP BY r.id;
+
+-- @keys
+SELECT id FROM app.test_runs
