@@ -49,19 +49,25 @@ let package = Package(
             ],
             swiftSettings: upcoming
         ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["SQLiteStore", "Journal", "ProjectorCore"],
+            path: "Tests/TestSupport",
+            swiftSettings: upcoming
+        ),
         .testTarget(name: "ProjectorCoreTests", dependencies: ["ProjectorCore"], swiftSettings: upcoming),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "ProjectorCore"], swiftSettings: upcoming),
+        .testTarget(name: "JournalTests", dependencies: ["Journal", "ProjectorCore", "TestSupport"], swiftSettings: upcoming),
         .testTarget(
             name: "RunnerTests",
             dependencies: [
-                "Runner", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo",
+                "Runner", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo"],
+            dependencies: ["projector", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport"],
             swiftSettings: upcoming
         ),
     ],

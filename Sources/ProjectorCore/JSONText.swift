@@ -70,37 +70,35 @@ public enum JSONText {
     }
 
     /// Finds the value at `path` (object keys, outermost first) inside the object at `span`.
-    /// Returns its kind and span (string content for strings, the whole value otherwise).
+    /// Returns its kind and span (string content for strings, the whole value otherwise). When a
+    /// key appears twice the later one wins, as in the scanner and common JSON parsers.
     public static func find(
         path: [String],
         in base: UnsafeRawPointer,
         object span: ByteSpan
     ) -> (JSONKind, ByteSpan)? {
         let bytes = base.assumingMemoryBound(to: UInt8.self)
-        var i = span.start
+        var objectStart = span.start
         let end = span.end
-        var level = 0
-        while level < path.count {
-            guard i < end, bytes[i] == UInt8(ascii: "{") else { return nil }
-            i += 1
-            while true {
-                i = skipSpace(bytes, i, end)
-                guard i < end, bytes[i] == UInt8(ascii: "\"") else { return nil }
+        for level in 0..<path.count {
+            guard objectStart < end, bytes[objectStart] == UInt8(ascii: "{") else { return nil }
+            var i = skipSpace(bytes, objectStart + 1, end)
+            var match: Int?
+            while i < end, bytes[i] == UInt8(ascii: "\"") {
                 let keyStart = i + 1
                 let (keyEnd, keyEscaped) = stringEnd(bytes, keyStart, end)
                 i = skipSpace(bytes, keyEnd + 1, end) + 1  // past ':'
                 i = skipSpace(bytes, i, end)
-                let key = ByteSpan(start: keyStart, end: keyEnd, escaped: keyEscaped)
-                if keyEquals(bytes, key, path[level]) {
-                    level += 1
-                    if level == path.count { return valueAt(bytes, i, end) }
-                    break
+                if keyEquals(bytes, ByteSpan(start: keyStart, end: keyEnd, escaped: keyEscaped), path[level]) {
+                    match = i
                 }
-                i = skipValue(bytes, i, end)
-                i = skipSpace(bytes, i, end)
-                guard i < end, bytes[i] == UInt8(ascii: ",") else { return nil }
-                i += 1
+                i = skipSpace(bytes, skipValue(bytes, i, end), end)
+                guard i < end, bytes[i] == UInt8(ascii: ",") else { break }
+                i = skipSpace(bytes, i + 1, end)
             }
+            guard let match else { return nil }
+            if level == path.count - 1 { return valueAt(bytes, match, end) }
+            objectStart = match
         }
         return nil
     }

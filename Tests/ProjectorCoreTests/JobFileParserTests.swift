@@ -1,0 +1,154 @@
+import ProjectorCore
+import Testing
+
+@Suite struct JobFileParserTests {
+    func parse(_ text: String, name: String = "job") throws(JobFileErrors) -> JobDefinition {
+        try JobFileParser.parse(name: name, file: "jobs/\(name).sql", text: text)
+    }
+
+    func errors(_ text: String, name: String = "job") -> [String] {
+        do {
+            _ = try parse(text, name: name)
+            return []
+        } catch {
+            return error.errors.map(\.description)
+        }
+    }
+
+    @Test func parsesAnnotationsAndSections() throws {
+        let job = try parse(
+            """
+            -- The test runs list. Note: free comments are fine.
+            -- on: TEST_RUN_CREATED, TEST_RUN_UPDATED   key: aggregateId
+            -- on: TEST_RUN_RESULT_*                   key: data.testRunId
+            -- after: other
+            -- webhooks: qa-dashboard, cache
+            -- @setup create the table
+            CREATE TABLE IF NOT EXISTS v(id INTEGER PRIMARY KEY);
+            -- @refresh
+            DELETE FROM v WHERE id = :key;
+            INSERT INTO v SELECT :key;
+            -- @keys
+            SELECT id FROM w
+            """
+        )
+        #expect(job.mode == .refresh)
+        #expect(job.subscriptions.count == 2)
+        #expect(job.subscriptions[0].patterns.map(\.text) == ["TEST_RUN_CREATED", "TEST_RUN_UPDATED"])
+        #expect(job.subscriptions[0].key == .aggregateId)
+        #expect(job.subscriptions[1].key == .data(["testRunId"]))
+        #expect(job.subscriptions[1].line == 3)
+        #expect(job.after == ["other"])
+        #expect(job.webhooks == ["qa-dashboard", "cache"])
+        #expect(job.setup?.line == 7)
+        #expect(job.body.line == 9)
+        #expect(job.body.text.contains("INSERT INTO v SELECT :key;"))
+        #expect(job.keys?.text == "SELECT id FROM w")
+        #expect(job.fingerprint.count == 16)
+    }
+
+    @Test func fingerprintFollowsTheText() throws {
+        let a = try parse("-- on: A\n-- @apply\nSELECT 1;")
+        let b = try parse("-- on: A\n-- @apply\nSELECT 2;")
+        #expect(a.mode == .apply)
+        #expect(a.fingerprint != b.fingerprint)
+        #expect(a.fingerprint == (try parse("-- on: A\n-- @apply\nSELECT 1;")).fingerprint)
+    }
+
+    @Test(arguments: [
+        ("-- on: A\n-- @refresh\nSELECT 1;\n-- @apply\nSELECT 2;", "jobs/job.sql:4: a job has either '@refresh' or '@apply', not both"),
+        ("-- on: A\n-- @setup\nSELECT 1;", "jobs/job.sql:1: no '-- @refresh' or '-- @apply' section: the job would do nothing"),
+        ("-- @refresh\nSELECT 1;", "jobs/job.sql:1: no '-- on:' line: the job listens to no event type"),
+        ("-- on: A\n-- @refresh\nSELECT 1;\n-- @refresh\nSELECT 2;", "jobs/job.sql:4: section '@refresh' appears twice (first at line 2)"),
+        ("-- on: A\n-- @refreshh\nSELECT 1;", "jobs/job.sql:2: unknown section '@refreshh' (expected @setup, @refresh, @apply or @keys)"),
+        ("-- onn: A\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: unknown annotation 'onn:' (expected on:, after: or webhooks:)"),
+        ("-- on: A key: id\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: unknown key 'id' (expected 'aggregateId' or a path such as 'data.testRunId')"),
+        ("-- on: A key: data.\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: invalid key path 'data.'"),
+        ("-- on:    key: aggregateId\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: 'on:' lists no event type"),
+        ("-- on: A(B)\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: invalid event type 'A(B)'"),
+        ("-- on: A\nSELECT 1;\n-- @refresh\nSELECT 1;", "jobs/job.sql:2: SQL outside a section: put it under '-- @setup', '-- @refresh', '-- @apply' or '-- @keys'"),
+        ("-- on: A\n-- @apply\nSELECT 1;\n-- @keys\nSELECT 1", "jobs/job.sql:4: '@keys' belongs to refresh jobs; an apply job replays events instead"),
+        ("-- on: A\n-- @refresh\n-- nothing here\n", "jobs/job.sql:2: section '@refresh' holds no SQL statement"),
+        ("-- on: A\n-- @refresh\nSELECT 1;\n-- on: B", "jobs/job.sql:4: annotation 'on:' must come before the first section"),
+    ])
+    func reportsErrorsWithLines(text: String, expected: String) {
+        #expect(errors(text).contains(expected), "\(errors(text))")
+    }
+
+    @Test func reportsEveryErrorAtOnce() {
+        let found = errors("-- onn: A\n-- bogus: x\n-- @refreshh\n")
+        #expect(found.count >= 3)
+    }
+
+    @Test func rejectsBadJobNames() {
+        #expect(errors("-- on: A\n-- @refresh\nSELECT 1;", name: "bad name").first?.contains("job name") == true)
+    }
+
+    @Test(arguments: [
+        ("TEST_RUN_*", "TEST_RUN_CREATED", true),
+        ("TEST_RUN_*", "TEST_RUN_RESULT_CREATED", true),
+        ("TEST_RUN_*", "TEST_CASE_CREATED", false),
+        ("*_DELETED", "BUG_BUDGET_DELETED", true),
+        ("*", "ANYTHING", true),
+        ("A*B*C", "AxxBxxC", true),
+        ("A*B*C", "AxxBxx", false),
+        ("EXACT", "EXACT", true),
+        ("EXACT", "EXACTLY", false),
+    ])
+    func globsMatch(pattern: String, type: String, expected: Bool) {
+        #expect(EventPattern(pattern).matches(type) == expected)
+    }
+}
+
+@Suite struct JobCatalogTests {
+    func job(_ name: String, after: [String] = []) throws(JobFileErrors) -> JobDefinition {
+        let afterLine = after.isEmpty ? "" : "-- after: \(after.joined(separator: ", "))\n"
+        return try JobFileParser.parse(name: name, file: "jobs/\(name).sql", text: "-- on: A\n\(afterLine)-- @apply\nSELECT 1;")
+    }
+
+    @Test func ordersByDependencies() throws {
+        let catalog = try JobCatalog([job("c", after: ["b"]), job("b", after: ["a"]), job("a"), job("d")])
+        #expect(catalog.jobs.map(\.name) == ["a", "b", "c", "d"])
+    }
+
+    @Test func rejectsCycles() throws {
+        let jobs = [try job("a", after: ["c"]), try job("b", after: ["a"]), try job("c", after: ["b"])]
+        var message = ""
+        do {
+            _ = try JobCatalog(jobs)
+        } catch {
+            message = error.description
+        }
+        #expect(message.contains("'after:' forms a cycle"))
+    }
+
+    @Test func rejectsUnknownDependencies() throws {
+        do {
+            _ = try JobCatalog([try job("a", after: ["ghost"])])
+            Issue.record("accepted an unknown dependency")
+        } catch {
+            #expect(error.errors.map(\.description) == ["jobs/a.sql:1: 'after:' names 'ghost', which is not a job"])
+        }
+    }
+
+    @Test func routesEventTypesToJobsWithAllMatchingKeys() throws {
+        let job = try JobFileParser.parse(
+            name: "v", file: "v.sql",
+            text: "-- on: A, B key: aggregateId\n-- on: A key: data.x\n-- @refresh\nSELECT 1;"
+        )
+        var router = EventRouter(jobs: [job])
+        #expect(router.routes(for: "A").first?.keys == [.aggregateId, .data(["x"])])
+        #expect(router.routes(for: "B").first?.keys == [.aggregateId])
+        #expect(router.routes(for: "C").isEmpty)
+    }
+
+    @Test func retryDelaysDoubleUpToTheCap() {
+        let policy = RetryPolicy(baseDelay: 10, maxDelay: 60, maxAttempts: 3)
+        #expect(policy.delay(afterAttempt: 1) == 10)
+        #expect(policy.delay(afterAttempt: 2) == 20)
+        #expect(policy.delay(afterAttempt: 3) == 40)
+        #expect(policy.delay(afterAttempt: 4) == 60)
+        #expect(!policy.isDead(attempts: 2))
+        #expect(policy.isDead(attempts: 3))
+    }
+}
