@@ -1,1 +1,391 @@
+import Foundation
+import Logging
+import Journal
+import ProjectorCore
+import Runner
+import SQLiteStore
 import Testing
+import TestSupport
+
+@Suite struct RefreshTests {
+    @Test func tenEventsForOneKeyCauseOneRefresh() throws {
+        let f = try Fixture()
+        for _ in 0..<10 { try f.append(f.ping("42")) }
+        for _ in 0..<3 { try f.append(f.ping("7")) }
+        let report = try f.run()
+        #expect(report.exitCode == 0)
+        #expect(try f.rows("SELECT key, n FROM refreshes ORDER BY key") == [["42", "1"], ["7", "1"]])
+        #expect(report.jobs.first { $0.name == "counter" }?.executions == 2)
+        #expect(report.caughtUp)
+    }
+
+    @Test func oneEventTypeOnTwoKeySourcesYieldsBothKeys() throws {
+        let f = try Fixture(jobs: [
+            "two": """
+            -- on: PING key: aggregateId
+            -- on: PING key: data.other
+            -- @setup
+            CREATE TABLE IF NOT EXISTS refreshes(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+            -- @refresh
+            INSERT INTO refreshes(key, n) VALUES(:key, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1;
+            """
+        ])
+        try f.append(Events.line(type: "PING", aggregateId: "1", data: #"{"other":2}"#))
+        try f.run()
+        #expect(try f.rows("SELECT key FROM refreshes ORDER BY key") == [["1"], ["2"]])
+    }
+
+    @Test func aFailingKeyIsRolledBackAloneAndTheRestCommits() throws {
+        let f = try Fixture()
+        try f.run()
+        try f.execute("INSERT INTO poison VALUES('13')")
+        try f.append(f.ping("12"), f.ping("13"), f.ping("14"))
+        let report = try f.run()
+        #expect(report.exitCode == 65)
+        #expect(report.failures == 1)
+        #expect(try f.rows("SELECT key FROM refreshes ORDER BY key") == [["12"], ["14"]])
+        let failure = try f.rows("SELECT job, key, state, attempts FROM projector_failures")
+        #expect(failure == [["counter", "13", "retrying", "1"]])
+        #expect(try f.rows("SELECT error FROM projector_failures").first?.first?.contains("poisoned key") == true)
+        // The checkpoint moved past the batch: the failure is retried from its record, not by re-reading.
+        #expect(try f.scalar("SELECT position FROM projector_checkpoints WHERE job = 'counter'") == report.journalEnd)
+    }
+
+    @Test func failedKeysBackOffThenDieThenRecoverOnANewEvent() throws {
+        let f = try Fixture()
+        try f.run()
+        try f.execute("INSERT INTO poison VALUES('13')")
+        try f.append(f.ping("13"))
+        try f.run()
+        #expect(try f.scalar("SELECT attempts FROM projector_failures") == 1)
+
+        // Before the backoff has passed: not retried.
+        f.clock.time += 5
+        #expect(try f.run().failures == 0)
+        #expect(try f.scalar("SELECT attempts FROM projector_failures") == 1)
+
+        // After 10 s: retried and failed again; the next delay doubles.
+        f.clock.time += 6
+        #expect(try f.run().failures == 1)
+        #expect(try f.scalar("SELECT attempts FROM projector_failures") == 2)
+        let next = try f.db().rows("SELECT next_attempt_at FROM projector_failures")[0][0].double ?? 0
+        #expect(next == f.clock.time + 20)
+
+        // Third failure: dead (max 3 attempts); dead keys are not retried by time.
+        f.clock.time += 21
+        try f.run()
+        #expect(try f.rows("SELECT state, attempts FROM projector_failures") == [["dead", "3"]])
+        f.clock.time += 10_000
+        #expect(try f.run().failures == 0)
+
+        // The cause is fixed and a new event arrives for the key: it refreshes and the failure clears.
+        try f.execute("DELETE FROM poison")
+        try f.append(f.ping("13"))
+        let report = try f.run()
+        #expect(report.recovered == 1)
+        #expect(try f.scalar("SELECT count(*) FROM projector_failures") == 0)
+        #expect(try f.rows("SELECT key FROM refreshes") == [["13"]])
+    }
+
+    @Test func aRetryAfterTheBackoffSucceedsOnceTheCauseIsGone() throws {
+        let f = try Fixture()
+        try f.run()
+        try f.execute("INSERT INTO poison VALUES('5')")
+        try f.append(f.ping("5"))
+        try f.run()
+        try f.execute("DELETE FROM poison")
+        f.clock.time += 11
+        let report = try f.run()
+        #expect(report.recovered == 1)
+        #expect(report.exitCode == 0)
+        #expect(try f.rows("SELECT key, n FROM refreshes") == [["5", "1"]])
+    }
+
+    @Test func aNewRefreshJobWithKeysRefreshesEveryKeyInsteadOfReplaying() throws {
+        let f = try Fixture(jobs: [
+            "things": """
+            -- on: PING key: aggregateId
+            -- @setup
+            CREATE TABLE IF NOT EXISTS source(id INTEGER PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS refreshes(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+            -- @refresh
+            INSERT INTO refreshes(key, n) VALUES(:key, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1;
+            -- @keys
+            SELECT id FROM source
+            """
+        ])
+        for i in 0..<100 { try f.append(f.ping(String(i % 10))) }
+        try f.execute(
+            """
+            CREATE TABLE source(id INTEGER PRIMARY KEY);
+            INSERT INTO source VALUES(1), (2), (3);
+            """
+        )
+        let report = try f.run()
+        let job = try #require(report.jobs.first)
+        #expect(job.initialized)
+        #expect(job.executions == 3)
+        #expect(job.events == 0)
+        #expect(try f.rows("SELECT key FROM refreshes ORDER BY key") == [["1"], ["2"], ["3"]])
+        #expect(try f.scalar("SELECT position FROM projector_checkpoints") == report.journalEnd)
+
+        // From then on it follows new events only.
+        try f.append(f.ping("9"))
+        let next = try f.run()
+        #expect(next.jobs.first?.events == 1)
+        #expect(try f.rows("SELECT key FROM refreshes ORDER BY key") == [["1"], ["2"], ["3"], ["9"]])
+    }
+}
+
+@Suite struct ApplyTests {
+    @Test func eachEventIsAppliedExactlyOnceAcrossRuns() throws {
+        let f = try Fixture()
+        try f.append(f.ping("a", id: "1", n: 1), f.ping("b", id: "2", n: 2), f.ping("a", id: "3", n: 3))
+        try f.run()
+        try f.run()
+        #expect(try f.scalar("SELECT count(*) FROM applied") == 3)
+        try f.append(f.ping("a", id: "4", n: 4))
+        try f.run()
+        #expect(try f.rows("SELECT key, n FROM applied WHERE key = 'a' ORDER BY seq") == [["a", "1"], ["a", "3"], ["a", "4"]])
+        #expect(try f.scalar("SELECT events_applied FROM projector_checkpoints WHERE job = 'log'") == 4)
+    }
+
+    @Test func bindsEveryEventParameter() throws {
+        let f = try Fixture()
+        try f.append(
+            #"{"id":"e1","type":"PING","aggregateType":"test_run","aggregateId":77,"occurredAt":"2026-11-26T10:00:00.000Z","data":{"n":5},"metadata":{"user":"u\"1"}}"#
+        )
+        try f.run()
+        #expect(
+            try f.rows("SELECT key, position, id, type, n, aggregate_type, occurred_at, meta FROM applied")
+                == [["77", "0", "e1", "PING", "5", "test_run", "2026-11-26T10:00:00.000Z", "u\"1"]]
+        )
+    }
+
+    @Test func anEventAppendedTwiceWithTheSameIdIsAppliedOnce() throws {
+        let f = try Fixture()
+        try f.append(f.ping("a", id: "same", n: 1), f.ping("a", id: "same", n: 1), f.ping("a", id: "other", n: 2))
+        let report = try f.run()
+        #expect(report.jobs.first { $0.name == "log" }?.duplicates == 1)
+        try f.append(f.ping("a", id: "same", n: 1))
+        try f.run()
+        #expect(try f.rows("SELECT id FROM applied ORDER BY seq") == [["same"], ["other"]])
+    }
+
+    @Test func aFailedEventParksItsKeyAndKeepsOrderWhileOthersGoOn() throws {
+        let f = try Fixture()
+        try f.run()
+        try f.execute("INSERT INTO poison_events VALUES('a2')")
+        try f.append(
+            f.ping("A", id: "a1"), f.ping("A", id: "a2"), f.ping("B", id: "b1"), f.ping("A", id: "a3"), f.ping("B", id: "b2")
+        )
+        let first = try f.run()
+        #expect(first.exitCode == 65)
+        #expect(try f.rows("SELECT id FROM applied ORDER BY seq") == [["a1"], ["b1"], ["b2"]])
+        #expect(try f.rows("SELECT key, state FROM projector_failures WHERE job = 'log'") == [["A", "parked"]])
+        #expect(try f.scalar("SELECT count(*) FROM projector_held_events") == 2)
+
+        // New events of the parked key are held back too; other keys go on.
+        try f.append(f.ping("A", id: "a4"), f.ping("B", id: "b3"))
+        let second = try f.run()
+        #expect(second.jobs.first { $0.name == "log" }?.held == 1)
+        #expect(try f.rows("SELECT id FROM applied ORDER BY seq") == [["a1"], ["b1"], ["b2"], ["b3"]])
+
+        // Once the cause is gone and the backoff passed, the held events apply in journal order.
+        try f.execute("DELETE FROM poison_events")
+        f.clock.time += 11
+        let third = try f.run()
+        #expect(third.recovered == 1)
+        #expect(try f.rows("SELECT id FROM applied WHERE key = 'A' ORDER BY seq") == [["a1"], ["a2"], ["a3"], ["a4"]])
+        #expect(try f.scalar("SELECT count(*) FROM projector_held_events") == 0)
+        try f.append(f.ping("A", id: "a5"))
+        try f.run()
+        #expect(try f.rows("SELECT id FROM applied WHERE key = 'A' ORDER BY seq").last == ["a5"])
+    }
+
+    @Test func aParkedRetryThatFailsLaterKeepsWhatSucceeded() throws {
+        let f = try Fixture()
+        try f.run()
+        try f.execute("INSERT INTO poison_events VALUES('a1')")
+        try f.append(f.ping("A", id: "a1"), f.ping("A", id: "a2"), f.ping("A", id: "a3"))
+        try f.run()
+        try f.execute("DELETE FROM poison_events; INSERT INTO poison_events VALUES('a3')")
+        f.clock.time += 11
+        try f.run()
+        #expect(try f.rows("SELECT id FROM applied ORDER BY seq") == [["a1"], ["a2"]])
+        #expect(try f.rows("SELECT state, attempts, first_position FROM projector_failures")[0][0...1] == ["parked", "2"])
+        #expect(try f.scalar("SELECT count(*) FROM projector_held_events") == 1)
+    }
+}
+
+@Suite struct JournalInputTests {
+    @Test func everyBadLineIsARecordedRejectAndTheRestIsApplied() throws {
+        let f = try Fixture()
+        try f.dir.write("journal.jsonl", "")
+        try f.append(f.ping("ok1", id: "1"))
+        try f.append("not json")
+        try f.append("")
+        try f.append(#"{"type":"PING","aggregateType":"t"}"#)
+        try f.append("{\"a\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}")
+        try f.dir.append("journal.jsonl", Array(#"{"type":"PING","aggregateType":"t","aggregateId":""#.utf8) + [0xFF, 0x22, 0x7D, 0x0A])
+        try f.append(#"{"type":"PING","aggregateType":"t","aggregateId":"x","data":""# + String(repeating: "z", count: 2000) + #""}"#)
+        try f.append(f.ping("ok2", id: "2"))
+        let report = try f.run { $0.maxLineBytes = 1000 }
+        #expect(report.exitCode == 65)
+        #expect(report.rejects == 6)
+        #expect(
+            try f.rows("SELECT code FROM projector_rejects ORDER BY position").map { $0[0] }
+                == ["invalid_json", "empty_line", "missing_field", "too_deep", "invalid_utf8", "too_long"]
+        )
+        #expect(try f.rows("SELECT id FROM applied ORDER BY seq") == [["1"], ["2"]])
+        // Rejects are recorded once even when a later run reads the lines again.
+        try f.run { $0.maxLineBytes = 1000 }
+        #expect(try f.scalar("SELECT count(*) FROM projector_rejects") == 6)
+    }
+
+    @Test func anEventWithoutItsKeyIsRejectedForThatJobOnly() throws {
+        let f = try Fixture()
+        try f.append(Events.line(type: "PONG", aggregateId: "1", id: "p", data: #"{"n":1}"#))
+        let report = try f.run()
+        #expect(report.exitCode == 65)
+        #expect(try f.rows("SELECT job, code FROM projector_rejects") == [["counter", "key_missing"]])
+        #expect(try f.rows("SELECT id FROM applied") == [["p"]])
+    }
+
+    @Test func aTornTailIsLeftForTheNextRun() throws {
+        let f = try Fixture()
+        try f.append(f.ping("a", id: "1"))
+        try f.dir.append("journal.jsonl", Array(#"{"id":"2","type":"PING","aggreg"#.utf8))
+        let first = try f.run()
+        #expect(first.exitCode == 0)
+        #expect(try f.scalar("SELECT count(*) FROM applied") == 1)
+        try f.dir.append("journal.jsonl", Array(#"ateType":"t","aggregateId":"a"}"#.utf8) + [0x0A])
+        try f.run()
+        #expect(try f.rows("SELECT id FROM applied ORDER BY seq") == [["1"], ["2"]])
+    }
+
+    @Test func aRewrittenJournalStopsTheRunNamingJobAndPosition() throws {
+        let f = try Fixture()
+        try f.append(f.ping("a", id: "1"), f.ping("b", id: "2"))
+        try f.run()
+        try f.dir.write("journal.jsonl", f.ping("a", id: "1") + "\n")
+        var message = ""
+        do {
+            try f.run()
+        } catch {
+            message = error.description
+            guard case .journal(.checkpointMismatch) = error else {
+                Issue.record("unexpected error \(error)")
+                return
+            }
+        }
+        #expect(message.contains("job counter") || message.contains("job log"))
+        #expect(message.contains("truncated"))
+    }
+
+    @Test func segmentedJournalsAreReadAcrossFiles() throws {
+        let f = try Fixture()
+        let appender = try JournalAppender(path: f.dir.file("segments"), directory: true, segmentBytes: 300)
+        for i in 0..<20 { try appender.append(f.ping("k\(i % 3)", id: "e\(i)")) }
+        #expect(try Journal(path: f.dir.file("segments")).segments.count > 3)
+        f.options.journalPath = f.dir.file("segments")
+        let report = try f.run()
+        #expect(report.events == 20)
+        #expect(try f.scalar("SELECT count(*) FROM applied") == 20)
+    }
+}
+
+@Suite struct RunControlTests {
+    @Test func maxEventsStopsEarlyAndTheNextRunContinues() throws {
+        let f = try Fixture()
+        for i in 0..<50 { try f.append(f.ping("k\(i % 5)", id: "e\(i)")) }
+        let first = try f.run { $0.maxEvents = 20; $0.batchEvents = 7 }
+        #expect(first.events == 20)
+        #expect(!first.caughtUp)
+        #expect(try f.scalar("SELECT count(*) FROM applied") == 20)
+        let second = try f.run()
+        #expect(second.events == 30)
+        #expect(second.caughtUp)
+        #expect(try f.scalar("SELECT count(*) FROM applied") == 50)
+    }
+
+    @Test func aDryRunWritesNothing() throws {
+        let f = try Fixture()
+        for i in 0..<10 { try f.append(f.ping("k\(i % 4)", id: "e\(i)")) }
+        let report = try f.run { $0.dryRun = true }
+        #expect(report.events == 10)
+        #expect(report.jobs.first { $0.name == "counter" }?.executions == 4)
+        #expect(report.jobs.first { $0.name == "log" }?.executions == 10)
+        #expect(!FileManager.default.fileExists(atPath: f.options.databasePath))
+    }
+
+    @Test func selectedJobsRunAlone() throws {
+        let f = try Fixture()
+        try f.append(f.ping("k", id: "1"))
+        let report = try f.run { $0.selectedJobs = ["log"] }
+        #expect(report.jobs.map(\.name) == ["log"])
+        #expect(try f.rows("SELECT job FROM projector_checkpoints") == [["log"]])
+        #expect(throws: RunError.self) { try f.run { $0.selectedJobs = ["nope"] } }
+    }
+
+    @Test func validationCatchesAColumnTypoWithItsLine() throws {
+        let f = try Fixture(jobs: [
+            "typo": """
+            -- on: PING
+            -- @setup
+            CREATE TABLE IF NOT EXISTS v(id INTEGER PRIMARY KEY);
+            -- @refresh
+            DELETE FROM v WHERE id = :key;
+            INSERT INTO v(idd) VALUES(:key);
+            """
+        ])
+        var logger = Logging.Logger(label: "t")
+        logger.logLevel = .critical
+        do {
+            _ = try ProjectionRun(options: f.options, logger: logger).validate()
+            Issue.record("validation passed")
+        } catch {
+            #expect(error.description == "\(f.dir.file("jobs/typo.sql")):6: table v has no column named idd")
+        }
+        #expect(!FileManager.default.fileExists(atPath: f.options.databasePath))
+    }
+
+    @Test func unknownParametersAreDefinitionErrors() throws {
+        let f = try Fixture(jobs: [
+            "bad": """
+            -- on: PING
+            -- @apply
+            SELECT :nope;
+            """
+        ])
+        #expect {
+            try f.run()
+        } throws: { error in
+            (error as? RunError)?.description.contains("bad.sql:3: unknown parameter ':nope'") == true
+        }
+    }
+
+    @Test func statusShowsPositionsLagFailuresAndTheLastRun() throws {
+        let f = try Fixture()
+        try f.append(f.ping("a", id: "1"), f.ping("b", id: "2"))
+        try f.run { $0.selectedJobs = ["counter"] }
+        try f.execute("INSERT INTO poison VALUES('c')")
+        try f.append(f.ping("c", id: "3"), "garbage")
+        try f.run { $0.selectedJobs = ["counter"] }
+        try f.append(f.ping("d", id: "4"))
+        let status = try StatusReport.load(options: f.options)
+        let counter = try #require(status.jobs.first { $0.name == "counter" })
+        let log = try #require(status.jobs.first { $0.name == "log" })
+        #expect(counter.lagEvents == 1)
+        #expect(counter.failures.retrying == 1)
+        #expect(!counter.fingerprintChanged)
+        #expect(log.position == nil)
+        #expect(log.lagEvents == 5)
+        #expect(status.rejects == 1)
+        #expect(status.lastRun?.exitCode == 65)
+
+        // Editing the job file shows as a changed definition.
+        try f.dir.write("jobs/counter.sql", Fixture.refreshJob + "\n-- edited\n")
+        #expect(try StatusReport.load(options: f.options).jobs.first { $0.name == "counter" }?.fingerprintChanged == true)
+    }
+}
