@@ -56,7 +56,8 @@ let package = Package(
             swiftSettings: upcoming
         ),
         .testTarget(name: "ProjectorCoreTests", dependencies: ["ProjectorCore"], swiftSettings: upcoming),
-        .testTarget(name: "JournalTests", dependencies: ["Journal", "ProjectorCore", "TestSupport"], swiftSettings: upcoming),
+        .testTarget(
+            name: "JournalTests", dependencies: ["Journal", "ProjectorCore", "TestSupport"], swiftSettings: upcoming),
         .testTarget(
             name: "RunnerTests",
             dependencies: [

@@ -90,7 +90,8 @@ public struct Journal: Sendable {
         var done = 0
         while done < out.count {
             let n = out.withUnsafeMutableBytes { buffer in
-                pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(start - segment.start + done))
+                pread(
+                    fd, buffer.baseAddress.map { $0 + done }, buffer.count - done, off_t(start - segment.start + done))
             }
             if n < 0 {
                 if errno == EINTR { continue }

@@ -80,7 +80,7 @@ public final class JournalAppender {
         if isDirectory { try rollIfNeeded() }
         var done = 0
         while done < block.count {
-            let written = block.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            let written = block.withUnsafeBytes { write(fd, $0.baseAddress.map { $0 + done }, $0.count - done) }
             if written < 0 {
                 if errno == EINTR { continue }
                 let code = errno

@@ -279,7 +279,9 @@ struct ScanState {
         var isInteger = true
         if index < count, bytes[index] == UInt8(ascii: ".") {
             index += 1
-            guard index < count, isDigit(bytes[index]) else { throw invalid("invalid number: digit expected after '.'") }
+            guard index < count, isDigit(bytes[index]) else {
+                throw invalid("invalid number: digit expected after '.'")
+            }
             skipDigits()
             isInteger = false
         }

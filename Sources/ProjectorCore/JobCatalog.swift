@@ -9,7 +9,9 @@ public struct JobCatalog: Sendable {
         var byName: [String: JobDefinition] = [:]
         for job in definitions {
             if let other = byName[job.name] {
-                errors.append(JobFileError(file: job.file, line: 1, message: "job '\(job.name)' is also defined in \(other.file)"))
+                errors.append(
+                    JobFileError(file: job.file, line: 1, message: "job '\(job.name)' is also defined in \(other.file)")
+                )
             }
             byName[job.name] = job
         }
@@ -39,7 +41,8 @@ public struct JobCatalog: Sendable {
         for name in byName.keys.sorted() { visit(name, []) }
         if let cycle, let first = byName[cycle[0]] {
             throw JobFileErrors([
-                JobFileError(file: first.file, line: 1, message: "'after:' forms a cycle: " + cycle.joined(separator: " → "))
+                JobFileError(
+                    file: first.file, line: 1, message: "'after:' forms a cycle: " + cycle.joined(separator: " → "))
             ])
         }
         self.jobs = ordered

@@ -17,7 +17,9 @@ public enum JobFileParser {
     /// Parses one job file; `name` is the job's name (its file name without `.sql`).
     public static func parse(name: String, file: String, text: String) throws(JobFileErrors) -> JobDefinition {
         var errors: [JobFileError] = []
-        func fail(_ line: Int, _ message: String) { errors.append(JobFileError(file: file, line: line, message: message)) }
+        func fail(_ line: Int, _ message: String) {
+            errors.append(JobFileError(file: file, line: line, message: message))
+        }
 
         if !isValidJobName(name) {
             fail(1, "job name '\(name)' must use only letters, digits, '_' and '-' (it comes from the file name)")
@@ -74,7 +76,8 @@ public enum JobFileParser {
             if let section = current {
                 bodies[section]?.lines.append(line)
             } else if !trimmed.isEmpty && !trimmed.hasPrefix("--") {
-                fail(number, "SQL outside a section: put it under '-- @setup', '-- @refresh', '-- @apply' or '-- @keys'")
+                fail(
+                    number, "SQL outside a section: put it under '-- @setup', '-- @refresh', '-- @apply' or '-- @keys'")
             }
         }
 
@@ -183,7 +186,8 @@ public enum JobFileParser {
         guard !types.isEmpty else {
             throw JobFileError(file: file, line: line, message: "'on:' lists no event type")
         }
-        for type in types where !type.utf8.allSatisfy({ isNameByte($0) || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ".") }) {
+        for type in types
+        where !type.utf8.allSatisfy({ isNameByte($0) || $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: ".") }) {
             throw JobFileError(file: file, line: line, message: "invalid event type '\(type)'")
         }
         return Subscription(patterns: types.map(EventPattern.init), key: key, line: line)

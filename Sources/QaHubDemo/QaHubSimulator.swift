@@ -39,8 +39,12 @@ public final class QaHubSimulator {
         results = try db.rows(
             "SELECT x.id, x.test_run_id, r.project_id FROM test_run_results x JOIN test_runs r ON r.id = x.test_run_id ORDER BY x.id DESC LIMIT 5000"
         ).map { (Int64($0[0].int ?? 0), Int64($0[1].int ?? 0), Int64($0[2].int ?? 0)) }
-        budgets = try db.rows("SELECT id, project_id FROM bug_budgets").map { (Int64($0[0].int ?? 0), Int64($0[1].int ?? 0)) }
-        testCases = try db.rows("SELECT id, project_id FROM test_cases").map { (Int64($0[0].int ?? 0), Int64($0[1].int ?? 0)) }
+        budgets = try db.rows("SELECT id, project_id FROM bug_budgets").map {
+            (Int64($0[0].int ?? 0), Int64($0[1].int ?? 0))
+        }
+        testCases = try db.rows("SELECT id, project_id FROM test_cases").map {
+            (Int64($0[0].int ?? 0), Int64($0[1].int ?? 0))
+        }
         if let last = try db.rows("SELECT max(updated_at) FROM test_runs").first?.first?.string, last.count >= 10 {
             now += Int64(runs.count) * 1000  // resume later than the existing data
         }
@@ -55,13 +59,16 @@ public final class QaHubSimulator {
                 [.text("Project \(p + 1)"), .text(time)]
             )
             projects.append(project)
-            emit("PROJECT_CREATED", "project", .int(project), #"{"projectId":"\#(project)","name":"Project \#(p + 1)"}"#)
+            emit(
+                "PROJECT_CREATED", "project", .int(project), #"{"projectId":"\#(project)","name":"Project \#(p + 1)"}"#)
             for r in 0..<2 {
                 let repository = try insert(
                     "repositories", "INSERT INTO repositories(id, project_id, name, created_at) VALUES(?1, ?2, ?3, ?4)",
                     [.integer(project), .text("repo-\(p + 1)-\(r + 1)"), .text(time)]
                 )
-                emit("REPOSITORY_CREATED", "repository", .int(repository), #"{"repositoryId":"\#(repository)","projectId":"\#(project)"}"#)
+                emit(
+                    "REPOSITORY_CREATED", "repository", .int(repository),
+                    #"{"repositoryId":"\#(repository)","projectId":"\#(project)"}"#)
             }
             for _ in 0..<10 { try createTestCase(project) }
             try createBudget(project)
@@ -181,7 +188,9 @@ public final class QaHubSimulator {
     func updateRun() throws {
         let run = recentRun()
         let status = ["running", "completed", "completed", "failed"][rng.below(4)]
-        try execute("UPDATE test_runs SET status = ?2, updated_at = ?3 WHERE id = ?1", [.integer(run.id), .text(status), .text(time)])
+        try execute(
+            "UPDATE test_runs SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            [.integer(run.id), .text(status), .text(time)])
         guard db.changes > 0 else { return }
         emit(
             "TEST_RUN_UPDATED", "test_run", .int(run.id),
@@ -241,7 +250,9 @@ public final class QaHubSimulator {
     func updateTestCase() throws {
         let testCase = testCases[rng.below(testCases.count)]
         try execute("UPDATE test_cases SET updated_at = ?2 WHERE id = ?1", [.integer(testCase.id), .text(time)])
-        emit("TEST_CASE_UPDATED", "test_case", .int(testCase.id), #"{"testCaseId":"\#(testCase.id)","projectId":"\#(testCase.project)"}"#)
+        emit(
+            "TEST_CASE_UPDATED", "test_case", .int(testCase.id),
+            #"{"testCaseId":"\#(testCase.id)","projectId":"\#(testCase.project)"}"#)
     }
 
     enum AggregateID {

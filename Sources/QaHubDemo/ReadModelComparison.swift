@@ -23,8 +23,10 @@ public enum ReadModelComparison {
         let db = try Database(path: first)
         try db.run("ATTACH DATABASE ? AS other", [.text(second)])
         return try tables.map { table in
-            let onlyFirst = try db.rows("SELECT count(*) FROM (SELECT * FROM main.\(table) EXCEPT SELECT * FROM other.\(table))")
-            let onlySecond = try db.rows("SELECT count(*) FROM (SELECT * FROM other.\(table) EXCEPT SELECT * FROM main.\(table))")
+            let onlyFirst = try db.rows(
+                "SELECT count(*) FROM (SELECT * FROM main.\(table) EXCEPT SELECT * FROM other.\(table))")
+            let onlySecond = try db.rows(
+                "SELECT count(*) FROM (SELECT * FROM other.\(table) EXCEPT SELECT * FROM main.\(table))")
             let rowsFirst = try db.rows("SELECT count(*) FROM main.\(table)")
             let rowsSecond = try db.rows("SELECT count(*) FROM other.\(table)")
             return Difference(

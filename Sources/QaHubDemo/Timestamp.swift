@@ -7,7 +7,8 @@ public enum Timestamp {
         let days = seconds / 86_400
         seconds %= 86_400
         let (y, m, d) = civil(days: days)
-        return "\(y)-\(pad(m))-\(pad(d))T\(pad(seconds / 3600)):\(pad(seconds / 60 % 60)):\(pad(seconds % 60)).\(pad3(ms))Z"
+        return
+            "\(y)-\(pad(m))-\(pad(d))T\(pad(seconds / 3600)):\(pad(seconds / 60 % 60)):\(pad(seconds % 60)).\(pad3(ms))Z"
     }
 
     static func civil(days: Int) -> (Int, Int, Int) {

@@ -40,7 +40,9 @@ struct BatchBuilder {
                 )
             case .unterminated(let position, let length, let segment, let excerpt):
                 batch.rejects.append(
-                    Reject(position: position, length: length, reason: .unterminatedSegment(segment: segment), excerpt: excerpt)
+                    Reject(
+                        position: position, length: length, reason: .unterminatedSegment(segment: segment),
+                        excerpt: excerpt)
                 )
             }
         }
@@ -52,7 +54,9 @@ struct BatchBuilder {
         switch scanner.scan(line) {
         case .failure(let reason):
             batch.rejects.append(
-                Reject(position: position, length: length, reason: reason, excerpt: Array(line.prefix(JournalCursor.excerptBytes)))
+                Reject(
+                    position: position, length: length, reason: reason,
+                    excerpt: Array(line.prefix(JournalCursor.excerptBytes)))
             )
         case .success(let fields):
             let offset = batch.arena.append(line)
@@ -71,7 +75,8 @@ struct BatchBuilder {
                         let job = jobs[route.job].name
                         let jobReason: RejectReason
                         switch reason {
-                        case .keyNotScalar(_, let path, let kind): jobReason = .keyNotScalar(job: job, path: path, found: kind)
+                        case .keyNotScalar(_, let path, let kind):
+                            jobReason = .keyNotScalar(job: job, path: path, found: kind)
                         default: jobReason = .keyMissing(job: job, path: source.description)
                         }
                         batch.jobRejects.append(

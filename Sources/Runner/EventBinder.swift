@@ -83,7 +83,8 @@ enum EventBinder {
         if span.escaped {
             try statement.bind(text: JSONText.decodeString(line, span), at: index)
         } else {
-            try statement.bind(borrowedText: UnsafeRawBufferPointer(start: line + span.start, count: span.count), at: index)
+            try statement.bind(
+                borrowedText: UnsafeRawBufferPointer(start: line + span.start, count: span.count), at: index)
         }
     }
 

@@ -10,7 +10,8 @@ public enum JobLoader {
         }
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }.sorted()
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }
+                .sorted()
         } catch {
             throw .configuration("cannot list the jobs directory \(directory): \(error)")
         }

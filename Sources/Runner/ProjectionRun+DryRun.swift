@@ -35,7 +35,8 @@ extension ProjectionRun {
             }
             for (index, state) in states.enumerated() where state.position < batch.end {
                 state.report.events += batch.events.count - Self.firstIndex(in: batch.events, atOrAfter: state.position)
-                state.report.rejects += batch.jobRejects.filter { $0.job == index && $0.reject.position >= state.position }.count
+                state.report.rejects +=
+                    batch.jobRejects.filter { $0.job == index && $0.reject.position >= state.position }.count
                 state.report.toPosition = batch.end
             }
             if !more { break }

@@ -9,7 +9,7 @@ extension ProjectionRun {
         let failureKey = FailureKey(job: state.definition.name, key: key)
         do {
             try savepoint { () throws(SQLiteError) in try EventBinder.refresh(state.compiled.body, key: key) }
-        } catch where Self.isKeyLocal(error) {
+        } catch  where Self.isKeyLocal(error) {
             try recordFailure(state, key: key, first: firstPosition, last: lastPosition, error: error)
             return
         }
@@ -42,7 +42,7 @@ extension ProjectionRun {
                     )
                 }
             }
-        } catch where Self.isKeyLocal(error) {
+        } catch  where Self.isKeyLocal(error) {
             if failedAt > 0 {
                 // Replay the events that had succeeded (deterministic: same statements, same state).
                 try savepoint { () throws(SQLiteError) in
@@ -144,7 +144,9 @@ extension ProjectionRun {
                     guard let state = states.first(where: { $0.definition.name == failure.job }) else { continue }
                     switch state.definition.mode {
                     case .refresh:
-                        try refresh(state, key: failure.key, firstPosition: failure.firstPosition, lastPosition: failure.lastPosition)
+                        try refresh(
+                            state, key: failure.key, firstPosition: failure.firstPosition,
+                            lastPosition: failure.lastPosition)
                     case .apply:
                         try retryHeld(state, failure)
                     }
@@ -167,7 +169,7 @@ extension ProjectionRun {
                     applied += 1
                 }
             }
-        } catch where Self.isKeyLocal(error) {
+        } catch  where Self.isKeyLocal(error) {
             failedError = error
         }
         guard let failedError else {

@@ -314,7 +314,8 @@ public final class ProjectionRun {
             try store.recordReject(reject, runID: runID, now: now)
             states[job].report.rejects += 1
             report.rejects += 1
-            logger.warning("event rejected by job", metadata: ["position": "\(reject.position)", "reason": "\(reject.reason)"])
+            logger.warning(
+                "event rejected by job", metadata: ["position": "\(reject.position)", "reason": "\(reject.reason)"])
         }
         let active = states.indices.filter { states[$0].position < batch.end }
         let duplicates = try findDuplicates(batch, active: active)
@@ -354,7 +355,8 @@ public final class ProjectionRun {
             let seen = batch.events.count - Self.firstIndex(in: batch.events, atOrAfter: position)
             state.report.events += seen
             try store.saveCheckpoint(
-                job: state.definition.name, anchor: anchor, fingerprint: state.definition.fingerprint, eventsAdded: seen,
+                job: state.definition.name, anchor: anchor, fingerprint: state.definition.fingerprint,
+                eventsAdded: seen,
                 now: now
             )
             state.position = batch.end

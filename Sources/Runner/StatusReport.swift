@@ -70,7 +70,8 @@ public struct StatusReport: Codable, Sendable {
             throw .journal(error)
         }
         var report = StatusReport(
-            journal: JournalStatus(path: journal.path, start: journal.start, end: end, segments: journal.segments.count),
+            journal: JournalStatus(
+                path: journal.path, start: journal.start, end: end, segments: journal.segments.count),
             jobs: [], rejects: 0, lastRun: nil
         )
         var checkpoints: [String: Checkpoint] = [:]

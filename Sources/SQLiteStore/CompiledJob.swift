@@ -52,12 +52,14 @@ public final class CompiledJob {
                 for index in stride(from: Int32(1), through: statement.parameterCount, by: 1) {
                     let raw = statement.parameterName(at: index) ?? "?"
                     let name = String(raw.dropFirst())
-                    guard raw.count > 1, let parameter = JobParameter(rawValue: name), allowed.contains(parameter) else {
+                    guard raw.count > 1, let parameter = JobParameter(rawValue: name), allowed.contains(parameter)
+                    else {
                         let known = allowed.map { ":" + $0.rawValue }.sorted().joined(separator: ", ")
                         errors.append(
                             JobFileError(
                                 file: definition.file, line: line,
-                                message: "unknown parameter '\(raw)' in @\(definition.mode.rawValue) (available: \(known))"
+                                message:
+                                    "unknown parameter '\(raw)' in @\(definition.mode.rawValue) (available: \(known))"
                             )
                         )
                         continue
@@ -80,7 +82,8 @@ public final class CompiledJob {
                 let statements = try db.prepareAll(section.text)
                 if statements.count != 1 {
                     errors.append(
-                        JobFileError(file: definition.file, line: section.line, message: "'@keys' must be exactly one query")
+                        JobFileError(
+                            file: definition.file, line: section.line, message: "'@keys' must be exactly one query")
                     )
                 } else if let (statement, offset) = statements.first {
                     if statement.columnCount < 1 || !statement.isReadOnly {
@@ -96,7 +99,8 @@ public final class CompiledJob {
             } catch {
                 errors.append(
                     JobFileError(
-                        file: definition.file, line: Self.line(of: error.offset, in: section), message: error.error.message
+                        file: definition.file, line: Self.line(of: error.offset, in: section),
+                        message: error.error.message
                     )
                 )
             }

@@ -95,14 +95,17 @@ public final class Database {
         _ = try prepareAll(sql, executing: true)
     }
 
-    private func prepareAll(_ sql: String, executing: Bool) throws(PrepareError) -> [(statement: Statement, offset: Int)] {
+    private func prepareAll(_ sql: String, executing: Bool) throws(PrepareError) -> [(
+        statement: Statement, offset: Int
+    )] {
         var result: [(Statement, Int)] = []
         var utf8 = Array(sql.utf8)
         utf8.append(0)
         let count = utf8.count - 1
         var failure: PrepareError?
         utf8.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            guard let start = buffer.baseAddress else { return }
+            let base = UnsafeRawPointer(start).assumingMemoryBound(to: CChar.self)
             var offset = 0
             while offset < count {
                 var statement: OpaquePointer?
@@ -112,16 +115,22 @@ public final class Database {
                 )
                 let start = offset + leadingSpace(base + offset, count - offset)
                 guard rc == SQLITE_OK else {
-                    let text = String(decoding: UnsafeRawBufferPointer(start: base + offset, count: count - offset).prefix(400), as: UTF8.self)
+                    let text = String(
+                        decoding: UnsafeRawBufferPointer(start: base + offset, count: count - offset).prefix(400),
+                        as: UTF8.self)
                     failure = PrepareError(
-                        error: SQLiteError(code: rc & 0xFF, extendedCode: rc, message: String(cString: sqlite3_errmsg(handle)), sql: text),
+                        error: SQLiteError(
+                            code: rc & 0xFF, extendedCode: rc, message: String(cString: sqlite3_errmsg(handle)),
+                            sql: text),
                         offset: start
                     )
                     return
                 }
                 let next = tail.map { $0 - base } ?? count
                 if let statement {
-                    let text = String(decoding: UnsafeRawBufferPointer(start: base + start, count: max(0, next - start)), as: UTF8.self)
+                    let text = String(
+                        decoding: UnsafeRawBufferPointer(start: base + start, count: max(0, next - start)),
+                        as: UTF8.self)
                     let prepared = Statement(statement, database: self, sql: text)
                     if executing {
                         do throws(SQLiteError) {

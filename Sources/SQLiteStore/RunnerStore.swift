@@ -142,7 +142,8 @@ public final class RunnerStore {
     // MARK: Runs
 
     public func beginRun(now: Double, from position: Int) throws(SQLiteError) -> Int {
-        try db.run("INSERT INTO projector_runs(started_at, from_position) VALUES(?, ?)", [.real(now), SQLValue(position)])
+        try db.run(
+            "INSERT INTO projector_runs(started_at, from_position) VALUES(?, ?)", [.real(now), SQLValue(position)])
         return Int(db.lastInsertRowID)
     }
 

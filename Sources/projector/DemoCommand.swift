@@ -40,7 +40,8 @@ struct DemoCommand: ParsableCommand {
         let logger = LogSetup.logger(level: logLevel)
         let started = Date()
         guard FileManager.default.fileExists(atPath: jobsDirectory) else {
-            throw ExitStatus.fail(.missingPath(what: "the jobs directory (run the demo from the repository)", path: jobsDirectory))
+            throw ExitStatus.fail(
+                .missingPath(what: "the jobs directory (run the demo from the repository)", path: jobsDirectory))
         }
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -59,7 +60,8 @@ struct DemoCommand: ParsableCommand {
             .map { "\($0.key) \(Output.count($0.value))" }.joined(separator: ", ")
         print("   \(Output.count(simulator.events)) events (\(types), …) and 2 malformed lines")
 
-        var options = RunOptions(databasePath: dir + "/readmodels.db", journalPath: journalPath, jobsDirectory: jobsDirectory)
+        var options = RunOptions(
+            databasePath: dir + "/readmodels.db", journalPath: journalPath, jobsDirectory: jobsDirectory)
         options.attachments = [Attachment(name: "app", path: writeModel)]
 
         print("\n== 2. projector run: the backlog")
@@ -76,7 +78,8 @@ struct DemoCommand: ParsableCommand {
         fresh.databasePath = dir + "/recompute.db"
         _ = try runOnce(fresh, logger)
         let differences = try ReadModelComparison.compare(
-            options.databasePath, fresh.databasePath, tables: ["test_runs_view", "bug_budget_view", "project_daily_quality"]
+            options.databasePath, fresh.databasePath,
+            tables: ["test_runs_view", "bug_budget_view", "project_daily_quality"]
         )
         for difference in differences { print("   " + difference.description) }
 
@@ -84,16 +87,33 @@ struct DemoCommand: ParsableCommand {
         let db = try Database(path: options.databasePath)
         try db.run("ATTACH DATABASE ? AS app", [.text(writeModel)])
         print("   test_runs_view — most failed results:")
-        print(indent(try table(db, "SELECT id, project_id, status, total_results, passed, failed, pass_rate, mean_duration_ms FROM test_runs_view ORDER BY failed DESC, id LIMIT 5"), 5))
+        print(
+            indent(
+                try table(
+                    db,
+                    "SELECT id, project_id, status, total_results, passed, failed, pass_rate, mean_duration_ms FROM test_runs_view ORDER BY failed DESC, id LIMIT 5"
+                ), 5))
         print("   bug_budget_view — closest to exhaustion:")
-        print(indent(try table(db, "SELECT budget_id, project_id, max_failures, failures_used, remaining, exhausted FROM bug_budget_view ORDER BY remaining, budget_id LIMIT 5"), 5))
+        print(
+            indent(
+                try table(
+                    db,
+                    "SELECT budget_id, project_id, max_failures, failures_used, remaining, exhausted FROM bug_budget_view ORDER BY remaining, budget_id LIMIT 5"
+                ), 5))
         print("   project_daily_quality — project 1:")
-        print(indent(try table(db, "SELECT day, runs_started, results, passed, failed, skipped, blocked FROM project_daily_quality WHERE project_id = 1 ORDER BY day LIMIT 7"), 5))
+        print(
+            indent(
+                try table(
+                    db,
+                    "SELECT day, runs_started, results, passed, failed, skipped, blocked FROM project_daily_quality WHERE project_id = 1 ORDER BY day LIMIT 7"
+                ), 5))
 
         print("\n== 6. projector status")
         let status = try StatusReport.load(options: options)
         for job in status.jobs {
-            print("   \(job.name): position \(job.position ?? 0), lag \(job.lagEvents) events, rejects \(job.rejects), open failures \(job.failures.open)")
+            print(
+                "   \(job.name): position \(job.position ?? 0), lag \(job.lagEvents) events, rejects \(job.rejects), open failures \(job.failures.open)"
+            )
         }
         print("   rejected lines: \(status.rejects) (see projector_rejects)")
         let allEqual = differences.allSatisfy(\.isEqual)

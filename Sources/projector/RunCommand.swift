@@ -71,7 +71,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let logger = LogSetup.logger(level: store.logLevel)
         var options = try store.runOptions()
-        options.selectedJobs = jobs.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        options.selectedJobs = jobs.map {
+            $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        }
         options.maxEvents = maxEvents
         options.maxSeconds = maxSeconds
         options.dryRun = dryRun

@@ -30,12 +30,18 @@ struct StatusCommand: ParsableCommand {
             "journal \(status.journal.path): end \(status.journal.end), \(status.journal.segments) file(s)"
                 + (status.journal.start > 0 ? ", starts at \(status.journal.start)" : "")
         )
-        var rows = [["job", "mode", "position", "lag events", "lag bytes", "definition", "retrying", "parked", "dead", "rejects"]]
+        var rows = [
+            [
+                "job", "mode", "position", "lag events", "lag bytes", "definition", "retrying", "parked", "dead",
+                "rejects",
+            ]
+        ]
         for job in status.jobs {
             rows.append([
                 job.name, job.mode, job.position.map(String.init) ?? "never run", Output.count(job.lagEvents),
                 Output.count(job.lagBytes), job.fingerprintChanged ? "CHANGED: rebuild" : "unchanged",
-                String(job.failures.retrying), String(job.failures.parked) + (job.failures.held > 0 ? " (\(job.failures.held) held)" : ""),
+                String(job.failures.retrying),
+                String(job.failures.parked) + (job.failures.held > 0 ? " (\(job.failures.held) held)" : ""),
                 String(job.failures.dead), String(job.rejects),
             ])
         }

@@ -7,7 +7,9 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The jobs' SQLite database (env PROJECTOR_DATABASE; default projector.db).")
     var database: String?
 
-    @Option(name: .long, help: "The journal: a .jsonl file or a directory of segments (env PROJECTOR_JOURNAL; default journal).")
+    @Option(
+        name: .long,
+        help: "The journal: a .jsonl file or a directory of segments (env PROJECTOR_JOURNAL; default journal).")
     var journal: String?
 
     @Option(name: .customLong("jobs-dir"), help: "The directory of job files (env PROJECTOR_JOBS_DIR; default jobs).")
@@ -15,11 +17,14 @@ struct StoreOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "Attach another database to the jobs' connection as NAME=PATH (read-only; NAME=PATH:rw to write). Repeatable (env PROJECTOR_ATTACH, comma-separated)."
+        help:
+            "Attach another database to the jobs' connection as NAME=PATH (read-only; NAME=PATH:rw to write). Repeatable (env PROJECTOR_ATTACH, comma-separated)."
     )
     var attach: [String] = []
 
-    @Option(name: .customLong("busy-timeout"), help: "Milliseconds to wait for a locked database before giving up (exit 75).")
+    @Option(
+        name: .customLong("busy-timeout"),
+        help: "Milliseconds to wait for a locked database before giving up (exit 75).")
     var busyTimeout: Int32 = 5000
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")

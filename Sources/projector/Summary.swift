@@ -12,9 +12,13 @@ enum Summary {
                 + ", \(report.rejects) rejected, \(report.failures) failed attempts"
                 + (report.recovered > 0 ? ", \(report.recovered) recovered" : "")
         )
-        var rows = [["job", "mode", "events", report.dryRun ? "would run" : "ran", "failed", "held", "dup", "position"]]
+        var rows = [
+            ["job", "mode", "events", report.dryRun ? "would run" : "ran", "failed", "held", "dup", "position"]
+        ]
         for job in report.jobs {
-            let ran = job.mode == "refresh" ? "\(Output.count(job.executions)) keys" : "\(Output.count(job.executions)) events"
+            let ran =
+                job.mode == "refresh"
+                ? "\(Output.count(job.executions)) keys" : "\(Output.count(job.executions)) events"
             rows.append([
                 job.name + (job.initialized ? " (new: all keys)" : ""), job.mode, Output.count(job.events), ran,
                 String(job.failures), String(job.held), String(job.duplicates), String(job.toPosition),

@@ -6,7 +6,8 @@ struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check every job file and prepare its statements against the database (exit 78 on error).",
-        discussion: "Errors are printed as file:line: message. Nothing is written: @setup runs in a transaction that is rolled back."
+        discussion:
+            "Errors are printed as file:line: message. Nothing is written: @setup runs in a transaction that is rolled back."
     )
 
     @OptionGroup var store: StoreOptions

@@ -2,8 +2,8 @@ import Foundation
 import Journal
 import QaHubDemo
 import SQLiteStore
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -57,7 +57,8 @@ import TestSupport
         // then the refresh read models equal a full recompute from the write model,
         let fresh = dir.file("fresh.db")
         #expect(try ChildProcess.run(flags(fresh)).status == 0)
-        let differences = try ReadModelComparison.compare(database, fresh, tables: ["test_runs_view", "bug_budget_view"])
+        let differences = try ReadModelComparison.compare(
+            database, fresh, tables: ["test_runs_view", "bug_budget_view"])
         for difference in differences {
             #expect(difference.isEqual, "\(difference)")
             #expect(difference.rowsFirst > 0)

@@ -1,8 +1,8 @@
 import Foundation
 import Journal
 import SQLiteStore
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
     import Glibc
@@ -62,14 +62,19 @@ final class Workspace {
 
     @Test func aMissingJournalIs66() throws {
         let w = try Workspace()
-        let outcome = try ChildProcess.run(["run", "--database", w.dir.file("p.db"), "--journal", w.dir.file("none"), "--jobs-dir", w.dir.file("jobs")])
+        let outcome = try ChildProcess.run([
+            "run", "--database", w.dir.file("p.db"), "--journal", w.dir.file("none"), "--jobs-dir", w.dir.file("jobs"),
+        ])
         #expect(outcome.status == 66)
         #expect(outcome.stderr.contains("journal does not exist: \(w.dir.file("none"))"))
     }
 
     @Test func aMissingDatabaseDirectoryIs66() throws {
         let w = try Workspace()
-        let outcome = try ChildProcess.run(["run", "--database", w.dir.file("nodir/p.db"), "--journal", w.dir.file("journal.jsonl"), "--jobs-dir", w.dir.file("jobs")])
+        let outcome = try ChildProcess.run([
+            "run", "--database", w.dir.file("nodir/p.db"), "--journal", w.dir.file("journal.jsonl"), "--jobs-dir",
+            w.dir.file("jobs"),
+        ])
         #expect(outcome.status == 66)
     }
 

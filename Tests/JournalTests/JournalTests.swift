@@ -1,8 +1,8 @@
 import Foundation
 import Journal
 import ProjectorCore
-import Testing
 import TestSupport
+import Testing
 
 /// Reads every item from `position` as (position, text or marker).
 func readAll(_ journal: Journal, from position: Int = 0, maxLineBytes: Int = 1 << 20) throws -> [(Int, String)] {
@@ -12,7 +12,8 @@ func readAll(_ journal: Journal, from position: Int = 0, maxLineBytes: Int = 1 <
         switch item {
         case .line(let p, _, let bytes): items.append((p, String(decoding: bytes, as: UTF8.self)))
         case .oversized(let p, let length, _): items.append((p, "<oversized \(length)>"))
-        case .unterminated(let p, let length, let segment, _): items.append((p, "<unterminated \(length) in \(segment)>"))
+        case .unterminated(let p, let length, let segment, _):
+            items.append((p, "<unterminated \(length) in \(segment)>"))
         }
     }
     return items

@@ -14,7 +14,7 @@ import Testing
 
     func text(_ line: String, _ span: ByteSpan?) -> String? {
         guard let span else { return nil }
-        return Array(line.utf8).withUnsafeBytes { JSONText.decodeString($0.baseAddress!, span) }
+        return Array(line.utf8).withUnsafeBytes { raw in raw.baseAddress.map { JSONText.decodeString($0, span) } }
     }
 
     @Test func extractsEveryContractField() throws {
@@ -94,13 +94,14 @@ import Testing
         #expect(reason.code == code, "\(line) → \(reason)")
     }
 
-    @Test(arguments: [
-        [0x22, 0xFF, 0x22],  // invalid byte
-        [0x22, 0xC0, 0xAF, 0x22],  // overlong "/"
-        [0x22, 0xED, 0xA0, 0x80, 0x22],  // UTF-8 encoded surrogate
-        [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],  // above U+10FFFF
-        [0x22, 0xE2, 0x82, 0x22],  // truncated sequence
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [0x22, 0xFF, 0x22],  // invalid byte
+            [0x22, 0xC0, 0xAF, 0x22],  // overlong "/"
+            [0x22, 0xED, 0xA0, 0x80, 0x22],  // UTF-8 encoded surrogate
+            [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],  // above U+10FFFF
+            [0x22, 0xE2, 0x82, 0x22],  // truncated sequence
+        ] as [[UInt8]])
     func rejectsInvalidUTF8InStrings(value: [UInt8]) {
         let line = Array(#"{"type":"A","aggregateType":"t","aggregateId":"1","data":"#.utf8) + value + [0x7D]
         guard case .failure(let reason) = scan(bytes: line) else {
@@ -123,7 +124,8 @@ import Testing
             return
         }
         #expect(reason.code == "too_deep")
-        let shallow = #"{"type":"A","aggregateType":"t","aggregateId":"1","data":"#
+        let shallow =
+            #"{"type":"A","aggregateType":"t","aggregateId":"1","data":"#
             + String(repeating: "[", count: 62) + String(repeating: "]", count: 62) + "}"
         #expect((try? scan(shallow).get()) != nil)
     }
@@ -140,12 +142,15 @@ import Testing
     }
 
     @Test func findsDataPaths() throws {
-        let line = #"{"type":"A","aggregateType":"t","aggregateId":"1","data":{"a":{"b\u0031":[1,{"x":"}"}],"b1":7},"testRunId":"42","n":12,"z":null}}"#
+        let line =
+            #"{"type":"A","aggregateType":"t","aggregateId":"1","data":{"a":{"b\u0031":[1,{"x":"}"}],"b1":7},"testRunId":"42","n":12,"z":null}}"#
         let fields = try scan(line).get()
         let bytes = Array(line.utf8)
         func find(_ path: [String]) -> (JSONKind, String)? {
             bytes.withUnsafeBytes { raw in
-                guard let (kind, span) = JSONText.find(path: path, in: raw.baseAddress!, object: fields.data!) else { return nil }
+                guard let (kind, span) = JSONText.find(path: path, in: raw.baseAddress!, object: fields.data!) else {
+                    return nil
+                }
                 return (kind, JSONText.decodeString(raw.baseAddress!, span))
             }
         }

@@ -56,20 +56,47 @@ import Testing
     }
 
     @Test(arguments: [
-        ("-- on: A\n-- @refresh\nSELECT 1;\n-- @apply\nSELECT 2;", "jobs/job.sql:4: a job has either '@refresh' or '@apply', not both"),
-        ("-- on: A\n-- @setup\nSELECT 1;", "jobs/job.sql:1: no '-- @refresh' or '-- @apply' section: the job would do nothing"),
+        (
+            "-- on: A\n-- @refresh\nSELECT 1;\n-- @apply\nSELECT 2;",
+            "jobs/job.sql:4: a job has either '@refresh' or '@apply', not both"
+        ),
+        (
+            "-- on: A\n-- @setup\nSELECT 1;",
+            "jobs/job.sql:1: no '-- @refresh' or '-- @apply' section: the job would do nothing"
+        ),
         ("-- @refresh\nSELECT 1;", "jobs/job.sql:1: no '-- on:' line: the job listens to no event type"),
-        ("-- on: A\n-- @refresh\nSELECT 1;\n-- @refresh\nSELECT 2;", "jobs/job.sql:4: section '@refresh' appears twice (first at line 2)"),
-        ("-- on: A\n-- @refreshh\nSELECT 1;", "jobs/job.sql:2: unknown section '@refreshh' (expected @setup, @refresh, @apply or @keys)"),
-        ("-- onn: A\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: unknown annotation 'onn:' (expected on:, after: or webhooks:)"),
-        ("-- on: A key: id\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: unknown key 'id' (expected 'aggregateId' or a path such as 'data.testRunId')"),
+        (
+            "-- on: A\n-- @refresh\nSELECT 1;\n-- @refresh\nSELECT 2;",
+            "jobs/job.sql:4: section '@refresh' appears twice (first at line 2)"
+        ),
+        (
+            "-- on: A\n-- @refreshh\nSELECT 1;",
+            "jobs/job.sql:2: unknown section '@refreshh' (expected @setup, @refresh, @apply or @keys)"
+        ),
+        (
+            "-- onn: A\n-- @refresh\nSELECT 1;",
+            "jobs/job.sql:1: unknown annotation 'onn:' (expected on:, after: or webhooks:)"
+        ),
+        (
+            "-- on: A key: id\n-- @refresh\nSELECT 1;",
+            "jobs/job.sql:1: unknown key 'id' (expected 'aggregateId' or a path such as 'data.testRunId')"
+        ),
         ("-- on: A key: data.\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: invalid key path 'data.'"),
         ("-- on:    key: aggregateId\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: 'on:' lists no event type"),
         ("-- on: A(B)\n-- @refresh\nSELECT 1;", "jobs/job.sql:1: invalid event type 'A(B)'"),
-        ("-- on: A\nSELECT 1;\n-- @refresh\nSELECT 1;", "jobs/job.sql:2: SQL outside a section: put it under '-- @setup', '-- @refresh', '-- @apply' or '-- @keys'"),
-        ("-- on: A\n-- @apply\nSELECT 1;\n-- @keys\nSELECT 1", "jobs/job.sql:4: '@keys' belongs to refresh jobs; an apply job replays events instead"),
+        (
+            "-- on: A\nSELECT 1;\n-- @refresh\nSELECT 1;",
+            "jobs/job.sql:2: SQL outside a section: put it under '-- @setup', '-- @refresh', '-- @apply' or '-- @keys'"
+        ),
+        (
+            "-- on: A\n-- @apply\nSELECT 1;\n-- @keys\nSELECT 1",
+            "jobs/job.sql:4: '@keys' belongs to refresh jobs; an apply job replays events instead"
+        ),
         ("-- on: A\n-- @refresh\n-- nothing here\n", "jobs/job.sql:2: section '@refresh' holds no SQL statement"),
-        ("-- on: A\n-- @refresh\nSELECT 1;\n-- on: B", "jobs/job.sql:4: annotation 'on:' must come before the first section"),
+        (
+            "-- on: A\n-- @refresh\nSELECT 1;\n-- on: B",
+            "jobs/job.sql:4: annotation 'on:' must come before the first section"
+        ),
     ])
     func reportsErrorsWithLines(text: String, expected: String) {
         #expect(errors(text).contains(expected), "\(errors(text))")
@@ -103,7 +130,8 @@ import Testing
 @Suite struct JobCatalogTests {
     func job(_ name: String, after: [String] = []) throws(JobFileErrors) -> JobDefinition {
         let afterLine = after.isEmpty ? "" : "-- after: \(after.joined(separator: ", "))\n"
-        return try JobFileParser.parse(name: name, file: "jobs/\(name).sql", text: "-- on: A\n\(afterLine)-- @apply\nSELECT 1;")
+        return try JobFileParser.parse(
+            name: name, file: "jobs/\(name).sql", text: "-- on: A\n\(afterLine)-- @apply\nSELECT 1;")
     }
 
     @Test func ordersByDependencies() throws {

@@ -53,7 +53,8 @@ final class Fixture {
     init(jobs: [String: String] = ["counter": Fixture.refreshJob, "log": Fixture.applyJob]) throws {
         for (name, text) in jobs { try dir.write("jobs/\(name).sql", text) }
         try dir.write("journal.jsonl", "")
-        options = RunOptions(databasePath: dir.file("p.db"), journalPath: dir.file("journal.jsonl"), jobsDirectory: dir.file("jobs"))
+        options = RunOptions(
+            databasePath: dir.file("p.db"), journalPath: dir.file("journal.jsonl"), jobsDirectory: dir.file("jobs"))
         options.retry = RetryPolicy(baseDelay: 10, maxDelay: 1000, maxAttempts: 3)
     }
 

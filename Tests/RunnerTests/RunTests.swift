@@ -1,11 +1,11 @@
 import Foundation
-import Logging
 import Journal
+import Logging
 import ProjectorCore
 import Runner
 import SQLiteStore
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct RefreshTests {
     @Test func tenEventsForOneKeyCauseOneRefresh() throws {
@@ -146,7 +146,10 @@ import TestSupport
         #expect(try f.scalar("SELECT count(*) FROM applied") == 3)
         try f.append(f.ping("a", id: "4", n: 4))
         try f.run()
-        #expect(try f.rows("SELECT key, n FROM applied WHERE key = 'a' ORDER BY seq") == [["a", "1"], ["a", "3"], ["a", "4"]])
+        #expect(
+            try f.rows("SELECT key, n FROM applied WHERE key = 'a' ORDER BY seq") == [
+                ["a", "1"], ["a", "3"], ["a", "4"],
+            ])
         #expect(try f.scalar("SELECT events_applied FROM projector_checkpoints WHERE job = 'log'") == 4)
     }
 
@@ -177,7 +180,8 @@ import TestSupport
         try f.run()
         try f.execute("INSERT INTO poison_events VALUES('a2')")
         try f.append(
-            f.ping("A", id: "a1"), f.ping("A", id: "a2"), f.ping("B", id: "b1"), f.ping("A", id: "a3"), f.ping("B", id: "b2")
+            f.ping("A", id: "a1"), f.ping("A", id: "a2"), f.ping("B", id: "b1"), f.ping("A", id: "a3"),
+            f.ping("B", id: "b2")
         )
         let first = try f.run()
         #expect(first.exitCode == 65)
@@ -213,7 +217,8 @@ import TestSupport
         f.clock.time += 11
         try f.run()
         #expect(try f.rows("SELECT id FROM applied ORDER BY seq") == [["a1"], ["a2"]])
-        #expect(try f.rows("SELECT state, attempts, first_position FROM projector_failures")[0][0...1] == ["parked", "2"])
+        #expect(
+            try f.rows("SELECT state, attempts, first_position FROM projector_failures")[0][0...1] == ["parked", "2"])
         #expect(try f.scalar("SELECT count(*) FROM projector_held_events") == 1)
     }
 }
@@ -227,8 +232,12 @@ import TestSupport
         try f.append("")
         try f.append(#"{"type":"PING","aggregateType":"t"}"#)
         try f.append("{\"a\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}")
-        try f.dir.append("journal.jsonl", Array(#"{"type":"PING","aggregateType":"t","aggregateId":""#.utf8) + [0xFF, 0x22, 0x7D, 0x0A])
-        try f.append(#"{"type":"PING","aggregateType":"t","aggregateId":"x","data":""# + String(repeating: "z", count: 2000) + #""}"#)
+        try f.dir.append(
+            "journal.jsonl",
+            Array(#"{"type":"PING","aggregateType":"t","aggregateId":""#.utf8) + [0xFF, 0x22, 0x7D, 0x0A])
+        try f.append(
+            #"{"type":"PING","aggregateType":"t","aggregateId":"x","data":""# + String(repeating: "z", count: 2000)
+                + #""}"#)
         try f.append(f.ping("ok2", id: "2"))
         let report = try f.run { $0.maxLineBytes = 1000 }
         #expect(report.exitCode == 65)
@@ -299,7 +308,9 @@ import TestSupport
     @Test func maxEventsStopsEarlyAndTheNextRunContinues() throws {
         let f = try Fixture()
         for i in 0..<50 { try f.append(f.ping("k\(i % 5)", id: "e\(i)")) }
-        let first = try f.run { $0.maxEvents = 20; $0.batchEvents = 7 }
+        let first = try f.run {
+            $0.maxEvents = 20; $0.batchEvents = 7
+        }
         #expect(first.events == 20)
         #expect(!first.caughtUp)
         #expect(try f.scalar("SELECT count(*) FROM applied") == 20)
@@ -386,6 +397,7 @@ import TestSupport
 
         // Editing the job file shows as a changed definition.
         try f.dir.write("jobs/counter.sql", Fixture.refreshJob + "\n-- edited\n")
-        #expect(try StatusReport.load(options: f.options).jobs.first { $0.name == "counter" }?.fingerprintChanged == true)
+        #expect(
+            try StatusReport.load(options: f.options).jobs.first { $0.name == "counter" }?.fingerprintChanged == true)
     }
 }

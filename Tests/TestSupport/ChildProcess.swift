@@ -13,9 +13,12 @@ public struct ChildProcess {
     /// The `projector` executable built beside the test bundle.
     public static var projectorPath: String {
         let selfPath = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
-        var candidates = [URL(fileURLWithPath: selfPath).deletingLastPathComponent().appendingPathComponent("projector").path]
+        var candidates = [
+            URL(fileURLWithPath: selfPath).deletingLastPathComponent().appendingPathComponent("projector").path
+        ]
         for argument in CommandLine.arguments.prefix(1) {
-            candidates.append(URL(fileURLWithPath: argument).deletingLastPathComponent().appendingPathComponent("projector").path)
+            candidates.append(
+                URL(fileURLWithPath: argument).deletingLastPathComponent().appendingPathComponent("projector").path)
         }
         var directory = URL(fileURLWithPath: selfPath).deletingLastPathComponent()
         for _ in 0..<6 {
