@@ -55,6 +55,14 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: upcoming
         ),
+        .executableTarget(
+            name: "projector-bench",
+            dependencies: [
+                "ProjectorCore", "Journal", "QaHubDemo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: upcoming
+        ),
         .testTarget(name: "ProjectorCoreTests", dependencies: ["ProjectorCore"], swiftSettings: upcoming),
         .testTarget(
             name: "JournalTests", dependencies: ["Journal", "ProjectorCore", "TestSupport"], swiftSettings: upcoming),

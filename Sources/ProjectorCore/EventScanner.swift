@@ -307,40 +307,47 @@ struct ScanState {
 
     /// Scans a string starting at its opening quote; returns the span of its content.
     ///
-    /// Plain ASCII runs are skipped eight bytes at a time: a word is safe when it holds no quote,
-    /// no backslash, no control character and no byte of 0x80 or more.
+    /// Eight bytes at a time: a word's mask marks quotes, backslashes, control characters and bytes
+    /// of 0x80 or more; the lowest marked byte is exact, so the scan jumps straight to it.
     mutating func scanString() throws(RejectReason) -> ByteSpan {
-        index += 1
-        let start = index
+        var i = index &+ 1
+        let start = i
+        let n = count
         var escaped = false
         let raw = UnsafeRawPointer(bytes)
         while true {
-            while index + 8 <= count {
-                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                if SWAR.isPlainASCII(word) {
-                    index += 8
-                } else {
+            while i &+ 8 <= n {
+                let mask = SWAR.specialMask(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                if mask != 0 {
+                    i &+= mask.trailingZeroBitCount >> 3
                     break
                 }
+                i &+= 8
             }
-            guard index < count else { throw invalid("unterminated string") }
-            let c = bytes[index]
+            guard i < n else {
+                index = i
+                throw invalid("unterminated string")
+            }
+            let c = bytes[i]
             if c == UInt8(ascii: "\"") {
-                let span = ByteSpan(start: start, end: index, escaped: escaped)
-                index += 1
-                return span
+                index = i &+ 1
+                return ByteSpan(start: start, end: i, escaped: escaped)
             } else if c == UInt8(ascii: "\\") {
                 escaped = true
+                index = i
                 try scanEscape()
+                i = index
             } else if c < 0x20 {
+                index = i
                 throw invalid("control character in string")
             } else if c < 0x80 {
-                index += 1
+                i &+= 1
             } else {
-                guard let length = UTF8Validation.sequenceLength(bytes, index, count) else {
-                    throw .invalidUTF8(offset: index)
+                guard let length = UTF8Validation.sequenceLength(bytes, i, n) else {
+                    index = i
+                    throw .invalidUTF8(offset: i)
                 }
-                index += length
+                i &+= length
             }
         }
     }
@@ -403,14 +410,14 @@ enum SWAR {
     @inline(__always)
     static func hasZeroByte(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
 
-    /// True when all eight bytes are ASCII, not a control character, not `"` and not `\`.
+    /// The high bit of each byte that is a quote, a backslash, a control character or ≥ 0x80.
+    /// Bits above the lowest set one may be spurious (borrows), the lowest one is exact.
     @inline(__always)
-    static func isPlainASCII(_ word: UInt64) -> Bool {
-        let high = word & highs
-        let control = (word &- ones &* 0x20) & ~word & highs
-        let quote = hasZeroByte(word ^ (ones &* 0x22))
-        let backslash = hasZeroByte(word ^ (ones &* 0x5C))
-        return (high | control | quote | backslash) == 0
+    static func specialMask(_ word: UInt64) -> UInt64 {
+        let control = (word &- ones &* 0x20) & ~word
+        let quote = (word ^ (ones &* 0x22)) &- ones & ~(word ^ (ones &* 0x22))
+        let backslash = (word ^ (ones &* 0x5C)) &- ones & ~(word ^ (ones &* 0x5C))
+        return (word | control | quote | backslash) & highs
     }
 }
 
