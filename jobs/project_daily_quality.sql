@@ -21,19 +21,14 @@ CREATE TABLE IF NOT EXISTS project_daily_quality(
 ) WITHOUT ROWID;
 
 -- @apply
+-- The payload is parsed twice (status, duration) rather than once per column.
 INSERT INTO project_daily_quality(project_id, day, runs_started, results, passed, failed, skipped, blocked,
     duration_ms)
-VALUES(
-    :key,
-    substr(coalesce(:occurred_at, ''), 1, 10),
-    :type = 'TEST_RUN_CREATED',
-    :type = 'TEST_RUN_RESULT_CREATED',
-    coalesce(json_extract(:data, '$.status') = 'passed', 0),
-    coalesce(json_extract(:data, '$.status') = 'failed', 0),
-    coalesce(json_extract(:data, '$.status') = 'skipped', 0),
-    coalesce(json_extract(:data, '$.status') = 'blocked', 0),
-    coalesce(json_extract(:data, '$.durationMs'), 0)
-)
+SELECT :key, substr(coalesce(:occurred_at, ''), 1, 10), :type = 'TEST_RUN_CREATED', :type = 'TEST_RUN_RESULT_CREATED',
+    status = 'passed', status = 'failed', status = 'skipped', status = 'blocked', duration
+FROM (SELECT coalesce(json_extract(:data, '$.status'), '') AS status,
+             coalesce(json_extract(:data, '$.durationMs'), 0) AS duration)
+WHERE true
 ON CONFLICT(project_id, day) DO UPDATE SET
     runs_started = runs_started + excluded.runs_started,
     results = results + excluded.results,

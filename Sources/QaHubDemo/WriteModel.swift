@@ -39,7 +39,7 @@ public enum WriteModel {
             duration_ms INTEGER NOT NULL,
             created_at TEXT NOT NULL
         );
-        CREATE INDEX IF NOT EXISTS test_run_results_run ON test_run_results(test_run_id);
+        CREATE INDEX IF NOT EXISTS test_run_results_run ON test_run_results(test_run_id, status, created_at);
         CREATE TABLE IF NOT EXISTS bug_budgets(
             id INTEGER PRIMARY KEY,
             project_id INTEGER NOT NULL REFERENCES projects(id),

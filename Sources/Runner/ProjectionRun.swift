@@ -74,6 +74,9 @@ public final class ProjectionRun {
         report.toPosition = states.map(\.position).min() ?? report.journalEnd
         report.fromPosition = states.map(\.report.fromPosition).min() ?? 0
         report.duration = Monotonic.now() - started
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        report.peakMemoryBytes = usage.ru_maxrss * 1024
         if !options.dryRun {
             try sqlite { () throws(SQLiteError) in
                 try store.finishRun(
@@ -250,13 +253,13 @@ public final class ProjectionRun {
         }
         var builder = BatchBuilder(jobs: states.map(\.definition), maxDepth: options.maxDepth)
         let batch = Batch(capacity: min(options.batchBytes, 1 << 20))
-        var batchLimit = min(options.batchEvents, 1000)
+        var sizer = BatchSizer(maxEvents: options.batchEvents, target: options.batchMilliseconds / 1000)
         while true {
             if let maxSeconds = options.maxSeconds, Monotonic.now() - started >= maxSeconds {
                 report.stoppedEarly = cursor.position < report.journalEnd
                 return
             }
-            var limit = batchLimit
+            var limit = sizer.size
             if let maxEvents = options.maxEvents {
                 let left = maxEvents - report.events
                 if left <= 0 {
@@ -273,30 +276,18 @@ public final class ProjectionRun {
             let anchor = try journalCall { () throws(JournalError) in try journal.anchor(at: batch.end) }
             try transaction { () throws(SQLiteError) in try process(batch, anchor: anchor) }
             let elapsed = (Monotonic.now() - transactionStart) * 1000
-            batchLimit = Self.adapt(batchLimit, elapsedMilliseconds: elapsed, options: options)
+            sizer.record(events: batch.events.count, seconds: elapsed / 1000)
             report.batches += 1
             report.events += batch.events.count
             logger.debug(
                 "batch committed",
                 metadata: [
                     "events": "\(batch.events.count)", "to": "\(batch.end)", "ms": "\(Int(elapsed))",
-                    "next_batch": "\(batchLimit)",
+                    "next_batch": "\(sizer.size)",
                 ]
             )
             if !more { return }
         }
-    }
-
-    /// Shrinks the batch when a transaction took longer than the time bound, grows it when far under.
-    static func adapt(_ current: Int, elapsedMilliseconds: Double, options: RunOptions) -> Int {
-        if elapsedMilliseconds > options.batchMilliseconds {
-            let scaled = Double(current) * options.batchMilliseconds / elapsedMilliseconds * 0.8
-            return max(16, Int(scaled))
-        }
-        if elapsedMilliseconds < options.batchMilliseconds / 3 {
-            return min(options.batchEvents, current * 2)
-        }
-        return current
     }
 
     /// Applies one batch inside the current transaction: rejects, de-duplication, every job, checkpoints.

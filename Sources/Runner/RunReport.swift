@@ -19,6 +19,8 @@ public struct RunReport: Codable, Sendable {
     public var jobs: [JobReport]
     /// Whether the run stopped because of `--max-events` or `--max-seconds` with work left.
     public var stoppedEarly: Bool
+    /// The process's peak resident memory, in bytes, when the run ended.
+    public var peakMemoryBytes: Int = 0
 
     /// 0 caught up and nothing failed; 65 rejects or failures (SPEC §6).
     public var exitCode: Int32 { rejects > 0 || failures > 0 ? 65 : 0 }

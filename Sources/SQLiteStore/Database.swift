@@ -12,8 +12,8 @@ public final class Database {
         /// `NORMAL` is safe in WAL mode for projector: a power loss can only take back the last
         /// commits, and the journal replays them. `FULL` is there for those who want it anyway.
         public var synchronous: String = "NORMAL"
-        public var cacheSizeKiB: Int = 64 * 1024
-        public var mmapSizeBytes: Int = 256 << 20
+        public var cacheSizeKiB: Int = 16 * 1024
+        public var mmapSizeBytes: Int = 0
         public var readOnly = false
         public var walMode = true
 

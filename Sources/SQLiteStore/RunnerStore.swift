@@ -187,32 +187,34 @@ public final class RunnerStore {
     // MARK: Event ids
 
     /// The earliest position at which `id` was seen, recording `position` when it is the first.
+    ///
+    /// `INSERT OR IGNORE` then, only on a conflict, a lookup: one statement in the common case,
+    /// and no `RETURNING` (which builds a temporary table per execution).
     public func firstPosition(ofEventID id: UnsafeRawBufferPointer, position: Int) throws(SQLiteError) -> Int {
-        let statement = try eventIDStatement()
-        try statement.bind(borrowedText: id, at: 1)
-        return try firstPosition(statement, position: position)
+        let insert = try cached("INSERT OR IGNORE INTO projector_event_ids(id, position) VALUES(?, ?)")
+        try insert.bind(borrowedText: id, at: 1)
+        try insert.bind(int: position, at: 2)
+        try insert.run()
+        if db.changes == 1 { return position }
+        let select = try cached("SELECT position FROM projector_event_ids WHERE id = ?")
+        try select.bind(borrowedText: id, at: 1)
+        return try earliest(select, position)
     }
 
     public func firstPosition(ofEventID id: String, position: Int) throws(SQLiteError) -> Int {
-        let statement = try eventIDStatement()
-        try statement.bind(text: id, at: 1)
-        return try firstPosition(statement, position: position)
+        let insert = try cached("INSERT OR IGNORE INTO projector_event_ids(id, position) VALUES(?, ?)")
+        try insert.bind(text: id, at: 1)
+        try insert.bind(int: position, at: 2)
+        try insert.run()
+        if db.changes == 1 { return position }
+        let select = try cached("SELECT position FROM projector_event_ids WHERE id = ?")
+        try select.bind(text: id, at: 1)
+        return try earliest(select, position)
     }
 
-    private func eventIDStatement() throws(SQLiteError) -> Statement {
-        try cached(
-            """
-            INSERT INTO projector_event_ids(id, position) VALUES(?1, ?2)
-            ON CONFLICT(id) DO UPDATE SET position = min(position, ?2)
-            RETURNING position
-            """
-        )
-    }
-
-    private func firstPosition(_ statement: Statement, position: Int) throws(SQLiteError) -> Int {
-        try statement.bind(int: position, at: 2)
+    private func earliest(_ select: Statement, _ position: Int) throws(SQLiteError) -> Int {
         var first = position
-        while try statement.step() { first = statement.int(at: 0) }
+        while try select.step() { first = min(first, select.int(at: 0)) }
         return first
     }
 

@@ -90,8 +90,14 @@ struct Decode: ParsableCommand {
             String(
                 format: "scanner:                         %7.1f MB/s  (%.0f events/s)", scannerRate,
                 scannerRate * 1e6 / Double(bytes.count) * Double(lines.count)))
-        print(String(format: "JSONDecoder, data as JSON values: %7.1f MB/s  ratio %.1fx", decoderRate, scannerRate / decoderRate))
-        print(String(format: "JSONDecoder, data as a struct:    %7.1f MB/s  ratio %.1fx", typedRate, scannerRate / typedRate))
+        print(
+            String(
+                format: "JSONDecoder, data as JSON values: %7.1f MB/s  ratio %.1fx", decoderRate,
+                scannerRate / decoderRate))
+        print(
+            String(
+                format: "JSONDecoder, data as a struct:    %7.1f MB/s  ratio %.1fx", typedRate, scannerRate / typedRate)
+        )
     }
 }
 

@@ -25,6 +25,7 @@ enum Summary {
             ])
         }
         lines.append(Output.table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        lines.append("peak memory \(report.peakMemoryBytes >> 20) MiB, \(report.batches) batches")
         if report.caughtUp {
             lines.append("caught up at position \(report.toPosition)")
         } else {

@@ -180,3 +180,31 @@ import Testing
         #expect(policy.isDead(attempts: 3))
     }
 }
+
+@Suite struct BatchSizerTests {
+    @Test func growsTowardTheTargetWhenBatchesAreCheap() {
+        var sizer = BatchSizer(maxEvents: 20_000, target: 0.25, initial: 1000)
+        sizer.record(events: 1000, seconds: 0.01)
+        #expect(sizer.size == 4000)
+        sizer.record(events: 4000, seconds: 0.04)
+        #expect(sizer.size == 16_000)
+        sizer.record(events: 16_000, seconds: 0.16)
+        #expect(sizer.size == 20_000)
+    }
+
+    @Test func shrinksWhenPerEventCostDominates() {
+        var sizer = BatchSizer(maxEvents: 20_000, target: 0.25, initial: 10_000)
+        sizer.record(events: 10_000, seconds: 1.0)  // 100 µs an event
+        #expect(sizer.size == 2250)
+        sizer.record(events: 2250, seconds: 0.225)
+        #expect((2000...2300).contains(sizer.size))
+    }
+
+    @Test func takesTheLargestBatchWhenAFixedCostAloneExceedsTheTarget() {
+        // Each batch costs 0.4 s whatever its size (refreshing the same few expensive keys).
+        var sizer = BatchSizer(maxEvents: 20_000, target: 0.25, initial: 1000)
+        sizer.record(events: 1000, seconds: 0.41)
+        sizer.record(events: Int(sizer.size), seconds: 0.40 + Double(sizer.size) * 0.000_001)
+        #expect(sizer.size == 20_000)
+    }
+}
