@@ -101,63 +101,9 @@ struct ScanState {
 
     /// Scans the top-level object and records the fields of the journal contract.
     mutating func scanEventObject(into fields: inout EventFields) throws(RejectReason) {
-        index += 1  // "{"
-        skipWhitespace()
-        if index < count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
-        while true {
-            guard index < count else { throw invalid("unterminated object") }
-            guard bytes[index] == UInt8(ascii: "\"") else { throw invalid("expected a string key") }
-            let key = try scanString()
-            skipWhitespace()
-            guard index < count, bytes[index] == UInt8(ascii: ":") else { throw invalid("expected ':' after key") }
-            index += 1
-            skipWhitespace()
-            let (kind, span) = try scanValue(depth: 1)
-            assign(key: key, kind: kind, span: span, to: &fields)
-            skipWhitespace()
-            guard index < count else { throw invalid("unterminated object") }
-            let c = bytes[index]
-            index += 1
-            if c == UInt8(ascii: ",") {
-                skipWhitespace()
-                continue
-            }
-            if c == UInt8(ascii: "}") { return }
-            index -= 1
-            throw invalid("expected ',' or '}' in object")
-        }
-    }
-
-    @inline(__always)
-    func assign(key: ByteSpan, kind: JSONKind, span: ByteSpan, to fields: inout EventFields) {
-        switch EventField.match(key, in: bytes) {
-        case .type?:
-            fields.type = span
-            fields.typeKind = kind
-        case .aggregateType?:
-            fields.aggregateType = span
-            fields.aggregateTypeKind = kind
-        case .aggregateId?:
-            fields.aggregateId = span
-            fields.aggregateIdKind = kind
-        case .id?:
-            fields.id = span
-            fields.idKind = kind
-        case .occurredAt?:
-            fields.occurredAt = span
-            fields.occurredAtKind = kind
-        case .data?:
-            fields.data = span
-            fields.dataKind = kind
-        case .metadata?:
-            fields.metadata = span
-            fields.metadataKind = kind
-        case nil:
-            break
-        }
+        var recorder = FieldRecorder(bytes: bytes, fields: fields)
+        try scanObject(depth: 1, recorder: &recorder)
+        fields = recorder.fields
     }
 
     /// Scans any JSON value starting at `index`. `depth` is the nesting level of the container holding it.
@@ -169,7 +115,8 @@ struct ScanState {
             return (.string, try scanString())
         case UInt8(ascii: "{"):
             guard depth < maxDepth else { throw .tooDeep(offset: index, limit: maxDepth) }
-            try scanObject(depth: depth + 1)
+            var ignore = IgnoreMembers()
+            try scanObject(depth: depth + 1, recorder: &ignore)
             return (.object, ByteSpan(start: start, end: index))
         case UInt8(ascii: "["):
             guard depth < maxDepth else { throw .tooDeep(offset: index, limit: maxDepth) }
@@ -210,7 +157,9 @@ struct ScanState {
         index += length
     }
 
-    mutating func scanObject(depth: Int) throws(RejectReason) {
+    /// Scans an object at nesting level `depth`, handing each member to `recorder` (specialized
+    /// per recorder, so nested objects pay nothing for the top level's field matching).
+    mutating func scanObject<R: MemberRecorder>(depth: Int, recorder: inout R) throws(RejectReason) {
         index += 1
         skipWhitespace()
         if index < count, bytes[index] == UInt8(ascii: "}") {
@@ -220,12 +169,13 @@ struct ScanState {
         while true {
             guard index < count else { throw invalid("unterminated object") }
             guard bytes[index] == UInt8(ascii: "\"") else { throw invalid("expected a string key") }
-            _ = try scanString()
+            let key = try scanString()
             skipWhitespace()
             guard index < count, bytes[index] == UInt8(ascii: ":") else { throw invalid("expected ':' after key") }
             index += 1
             skipWhitespace()
-            _ = try scanValue(depth: depth)
+            let (kind, span) = try scanValue(depth: depth)
+            recorder.member(key: key, kind: kind, span: span)
             skipWhitespace()
             guard index < count else { throw invalid("unterminated object") }
             let c = bytes[index]
@@ -399,6 +349,52 @@ struct ScanState {
             index += 1
         }
         return value
+    }
+}
+
+/// Receives the members of an object as the scanner meets them.
+protocol MemberRecorder {
+    mutating func member(key: ByteSpan, kind: JSONKind, span: ByteSpan)
+}
+
+/// Nested objects: members are validated, not recorded.
+struct IgnoreMembers: MemberRecorder {
+    @inline(__always)
+    mutating func member(key: ByteSpan, kind: JSONKind, span: ByteSpan) {}
+}
+
+/// The event object: records the fields of the journal contract (a later duplicate key wins).
+struct FieldRecorder: MemberRecorder {
+    let bytes: UnsafePointer<UInt8>
+    var fields: EventFields
+
+    @inline(__always)
+    mutating func member(key: ByteSpan, kind: JSONKind, span: ByteSpan) {
+        switch EventField.match(key, in: bytes) {
+        case .type?:
+            fields.type = span
+            fields.typeKind = kind
+        case .aggregateType?:
+            fields.aggregateType = span
+            fields.aggregateTypeKind = kind
+        case .aggregateId?:
+            fields.aggregateId = span
+            fields.aggregateIdKind = kind
+        case .id?:
+            fields.id = span
+            fields.idKind = kind
+        case .occurredAt?:
+            fields.occurredAt = span
+            fields.occurredAtKind = kind
+        case .data?:
+            fields.data = span
+            fields.dataKind = kind
+        case .metadata?:
+            fields.metadata = span
+            fields.metadataKind = kind
+        case nil:
+            break
+        }
     }
 }
 

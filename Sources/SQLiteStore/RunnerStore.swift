@@ -191,28 +191,23 @@ public final class RunnerStore {
     /// `INSERT OR IGNORE` then, only on a conflict, a lookup: one statement in the common case,
     /// and no `RETURNING` (which builds a temporary table per execution).
     public func firstPosition(ofEventID id: UnsafeRawBufferPointer, position: Int) throws(SQLiteError) -> Int {
-        let insert = try cached("INSERT OR IGNORE INTO projector_event_ids(id, position) VALUES(?, ?)")
-        try insert.bind(borrowedText: id, at: 1)
-        try insert.bind(int: position, at: 2)
-        try insert.run()
-        if db.changes == 1 { return position }
-        let select = try cached("SELECT position FROM projector_event_ids WHERE id = ?")
-        try select.bind(borrowedText: id, at: 1)
-        return try earliest(select, position)
+        try firstPosition(position) { (statement) throws(SQLiteError) in try statement.bind(borrowedText: id, at: 1) }
     }
 
     public func firstPosition(ofEventID id: String, position: Int) throws(SQLiteError) -> Int {
+        try firstPosition(position) { (statement) throws(SQLiteError) in try statement.bind(text: id, at: 1) }
+    }
+
+    private func firstPosition(
+        _ position: Int, bindID: (Statement) throws(SQLiteError) -> Void
+    ) throws(SQLiteError) -> Int {
         let insert = try cached("INSERT OR IGNORE INTO projector_event_ids(id, position) VALUES(?, ?)")
-        try insert.bind(text: id, at: 1)
+        try bindID(insert)
         try insert.bind(int: position, at: 2)
         try insert.run()
         if db.changes == 1 { return position }
         let select = try cached("SELECT position FROM projector_event_ids WHERE id = ?")
-        try select.bind(text: id, at: 1)
-        return try earliest(select, position)
-    }
-
-    private func earliest(_ select: Statement, _ position: Int) throws(SQLiteError) -> Int {
+        try bindID(select)
         var first = position
         while try select.step() { first = min(first, select.int(at: 0)) }
         return first
