@@ -24,26 +24,41 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(name: "ProjectorCore", swiftSettings: upcoming),
+        .target(
+            name: "Webhooks",
+            dependencies: ["CCurl", "COpenSSL", "ProjectorCore"],
+            swiftSettings: upcoming
+        ),
         .target(name: "Journal", dependencies: ["ProjectorCore"], swiftSettings: upcoming),
         .target(name: "SQLiteStore", dependencies: ["CSQLite", "ProjectorCore"], swiftSettings: upcoming),
         .target(
             name: "Runner",
             dependencies: [
-                "ProjectorCore", "Journal", "SQLiteStore",
+                "ProjectorCore", "Journal", "SQLiteStore", "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
         ),
         .target(
             name: "QaHubDemo",
-            dependencies: ["ProjectorCore", "Journal", "SQLiteStore"],
+            dependencies: ["ProjectorCore", "Journal", "SQLiteStore", "Webhooks"],
             swiftSettings: upcoming
         ),
         .executableTarget(
             name: "projector",
             dependencies: [
-                "ProjectorCore", "Journal", "SQLiteStore", "Runner", "QaHubDemo",
+                "ProjectorCore", "Journal", "SQLiteStore", "Runner", "QaHubDemo", "Webhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -69,14 +84,16 @@ let package = Package(
         .testTarget(
             name: "RunnerTests",
             dependencies: [
-                "Runner", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport",
+                "Runner", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport", "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: upcoming
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["projector", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport"],
+            dependencies: [
+                "projector", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport", "Webhooks",
+            ],
             swiftSettings: upcoming
         ),
     ],

@@ -4,6 +4,7 @@
 --
 -- on: BUG_BUDGET_CREATED, BUG_BUDGET_UPDATED, BUG_BUDGET_DELETED   key: data.projectId
 -- on: TEST_RUN_RESULT_*, TEST_RUN_DELETED                          key: data.projectId
+-- webhooks: qa-dashboard
 
 -- @setup
 CREATE TABLE IF NOT EXISTS bug_budget_view(

@@ -3,6 +3,7 @@
 --
 -- on: TEST_RUN_CREATED, TEST_RUN_UPDATED, TEST_RUN_DELETED   key: aggregateId
 -- on: TEST_RUN_RESULT_*                                       key: data.testRunId
+-- webhooks: qa-dashboard
 
 -- @setup
 CREATE TABLE IF NOT EXISTS test_runs_view(

@@ -2,6 +2,7 @@ import Journal
 public import Logging
 public import ProjectorCore
 import SQLiteStore
+import Webhooks
 
 /// One `projector run` (SPEC §4): lock, open, stream the journal past the lowest checkpoint in
 /// batches, apply each batch with every job's checkpoint in one transaction, record what failed.
@@ -35,11 +36,14 @@ public final class ProjectionRun {
         let compiled: CompiledJob
         var position: Int
         var report: JobReport
+        /// Webhook endpoints notified of this job's work.
+        let endpoints: [String]
         var definition: JobDefinition { compiled.definition }
 
-        init(compiled: CompiledJob, position: Int) {
+        init(compiled: CompiledJob, position: Int, endpoints: [String]) {
             self.compiled = compiled
             self.position = position
+            self.endpoints = endpoints
             report = JobReport(
                 name: compiled.definition.name, mode: compiled.definition.mode.rawValue, fromPosition: position,
                 toPosition: position
@@ -69,6 +73,7 @@ public final class ProjectionRun {
             try initializeNewRefreshJobs()
             try retryDueFailures()
             try stream(started: started)
+            try notifyAndDeliver()
         }
         report.jobs = states.map(\.report)
         report.toPosition = states.map(\.position).min() ?? report.journalEnd
@@ -156,7 +161,21 @@ public final class ProjectionRun {
             try db.execute("BEGIN IMMEDIATE")
             defer { if db.isInTransaction { try? db.execute("ROLLBACK") } }
             try store.createSchema()
+            try store.createOutboxSchema()
+            let configured = Set(options.endpoints.map(\.name))
             for job in catalog.jobs {
+                for name in job.webhooks where !configured.contains(name) {
+                    if configured.isEmpty {
+                        logger.warning(
+                            "job names a webhook endpoint but no endpoint is configured; no notification is sent",
+                            metadata: ["job": "\(job.name)", "endpoint": "\(name)"])
+                    } else {
+                        errors.append(
+                            JobFileError(
+                                file: job.file, line: 1,
+                                message: "'webhooks:' names '\(name)', which is not a configured endpoint"))
+                    }
+                }
                 do {
                     try CompiledJob.setup(job, db: db)
                 } catch {
@@ -169,7 +188,11 @@ public final class ProjectionRun {
             for definition in catalog.jobs {
                 do {
                     let compiled = try CompiledJob(definition, db: db)
-                    states.append(JobState(compiled: compiled, position: checkpoints[definition.name]?.position ?? 0))
+                    let endpoints = options.endpoints.filter { $0.wants(definition) }.map(\.name)
+                    states.append(
+                        JobState(
+                            compiled: compiled, position: checkpoints[definition.name]?.position ?? 0,
+                            endpoints: endpoints))
                 } catch {
                     errors += error.errors
                 }
@@ -227,7 +250,14 @@ public final class ProjectionRun {
             repeat {
                 let chunk = keys[index..<min(keys.count, index + options.batchEvents)]
                 try transaction { () throws(SQLiteError) in
+                    let failuresBefore = state.report.failures
                     for key in chunk { try refresh(state, key: key, firstPosition: end, lastPosition: end) }
+                    if !state.endpoints.isEmpty {
+                        try store.accumulate(
+                            job: state.definition.name, from: end, to: end, events: 0,
+                            keys: Array(chunk), keysTotal: chunk.count,
+                            failures: state.report.failures - failuresBefore)
+                    }
                     if index + chunk.count >= keys.count {
                         try store.saveCheckpoint(
                             job: state.definition.name, anchor: anchor, fingerprint: state.definition.fingerprint,
@@ -316,6 +346,9 @@ public final class ProjectionRun {
         for job in active {
             let state = states[job]
             let position = state.position
+            let executionsBefore = state.report.executions
+            let failuresBefore = state.report.failures
+            var batchKeys: [String] = []
             let mine = perJob[job].filter { batch.events[Int(batch.keyed[$0].event)].position >= position }
             switch state.definition.mode {
             case .refresh:
@@ -325,7 +358,8 @@ public final class ProjectionRun {
                     let p = batch.events[Int(keyed.event)].position
                     if let r = range[keyed.key] { range[keyed.key] = (r.0, p) } else { range[keyed.key] = (p, p) }
                 }
-                for key in EventBinder.sorted(range.keys) {
+                batchKeys = EventBinder.sorted(range.keys)
+                for key in batchKeys {
                     let (first, last) = range[key] ?? (position, position)
                     try refresh(state, key: key, firstPosition: first, lastPosition: last)
                 }
@@ -339,7 +373,8 @@ public final class ProjectionRun {
                     }
                     groups[keyed.key, default: []].append(keyed.event)
                 }
-                for key in EventBinder.sorted(groups.keys) {
+                batchKeys = EventBinder.sorted(groups.keys)
+                for key in batchKeys {
                     try apply(state, key: key, events: groups[key] ?? [], batch: batch)
                 }
             }
@@ -350,6 +385,13 @@ public final class ProjectionRun {
                 eventsAdded: seen,
                 now: now
             )
+            if !state.endpoints.isEmpty {
+                try store.accumulate(
+                    job: state.definition.name, from: max(position, batch.start), to: batch.end, events: seen,
+                    keys: batchKeys,
+                    keysTotal: state.report.executions - executionsBefore,
+                    failures: state.report.failures - failuresBefore)
+            }
             state.position = batch.end
             state.report.toPosition = batch.end
         }
@@ -385,6 +427,33 @@ public final class ProjectionRun {
             if events[mid].position < position { low = mid + 1 } else { high = mid }
         }
         return low
+    }
+
+    // MARK: Notifications
+
+    /// In the run's last transaction, turns the work accumulated per job (in the transactions
+    /// that committed it) into outbox rows; then delivers what is due, within the budget.
+    func notifyAndDeliver() throws(RunError) {
+        guard !options.endpoints.isEmpty else { return }
+        let byJob = Dictionary(states.map { ($0.definition.name, $0.endpoints) }, uniquingKeysWith: { a, _ in a })
+        try transaction { () throws(SQLiteError) in
+            let disabled = try store.disabledEndpoints()
+            report.notificationsQueued = try store.emitNotifications(
+                runID: runID, now: clock.now(), endpoints: { byJob[$0] ?? [] }, disabled: disabled,
+                messageID: Self.messageID)
+        }
+        guard options.deliverWebhooks else { return }
+        let dispatcher = WebhookDispatcher(store: store, endpoints: options.endpoints, clock: clock, logger: logger)
+        report.deliveries = try sqlite { () throws(SQLiteError) in
+            try dispatcher.deliverDue(budget: options.webhookBudget)
+        }
+    }
+
+    /// A notification id: `msg_` and 24 random letters and digits (never a `.`).
+    static func messageID() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var generator = SystemRandomNumberGenerator()
+        return "msg_" + String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
     }
 
     // MARK: Plumbing

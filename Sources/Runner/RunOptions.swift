@@ -1,4 +1,5 @@
 public import ProjectorCore
+public import Webhooks
 
 /// Everything a run needs to know, gathered by the CLI from flags and environment.
 public struct RunOptions: Sendable {
@@ -26,6 +27,12 @@ public struct RunOptions: Sendable {
     public var retry = RetryPolicy.default
     public var busyTimeoutMilliseconds: Int32 = 5000
     public var synchronous = "NORMAL"
+    /// Configured webhook endpoints (with secrets resolved).
+    public var endpoints: [WebhookEndpoint] = []
+    /// The most time a run spends delivering webhooks after its work is committed.
+    public var webhookBudget: Double = 15
+    /// Whether a run delivers due webhooks at all (off for tests of the outbox alone).
+    public var deliverWebhooks = true
 
     public init(databasePath: String, journalPath: String, jobsDirectory: String) {
         self.databasePath = databasePath

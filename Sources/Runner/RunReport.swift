@@ -19,6 +19,9 @@ public struct RunReport: Codable, Sendable {
     public var jobs: [JobReport]
     /// Whether the run stopped because of `--max-events` or `--max-seconds` with work left.
     public var stoppedEarly: Bool
+    /// Webhook notifications written to the outbox and deliveries attempted by this run.
+    public var notificationsQueued = 0
+    public var deliveries = DeliveryReport()
     /// The process's peak resident memory, in bytes, when the run ended.
     public var peakMemoryBytes: Int = 0
 

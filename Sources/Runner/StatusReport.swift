@@ -52,6 +52,9 @@ public struct StatusReport: Codable, Sendable {
     public var jobs: [JobStatus]
     public var rejects: Int
     public var lastRun: LastRun?
+    /// Outbox notifications per state (pending, delivered, dead, disabled).
+    public var webhooks: [String: Int] = [:]
+    public var disabledEndpoints: [String] = []
 
     /// Reads the status. The database is opened read-only; a missing one reads as "never run".
     public static func load(options: RunOptions) throws(RunError) -> StatusReport {
@@ -102,6 +105,11 @@ public struct StatusReport: Codable, Sendable {
                         rejectsPerJob[row[0].string ?? ""] = row[1].int ?? 0
                     }
                     report.rejects = rejectsPerJob.values.reduce(0, +)
+                    let store = RunnerStore(db: db)
+                    if try !db.rows("SELECT 1 FROM sqlite_master WHERE name = 'projector_webhook_outbox'").isEmpty {
+                        report.webhooks = try store.outboxCounts()
+                        report.disabledEndpoints = try store.disabledEndpoints().sorted()
+                    }
                     if let row = try db.rows(
                         """
                         SELECT id, started_at, finished_at, events, rejects, failures, outcome, exit_code

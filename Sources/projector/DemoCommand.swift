@@ -5,6 +5,7 @@ import Logging
 import QaHubDemo
 import Runner
 import SQLiteStore
+import Webhooks
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,9 +61,17 @@ struct DemoCommand: ParsableCommand {
             .map { "\($0.key) \(Output.count($0.value))" }.joined(separator: ", ")
         print("   \(Output.count(simulator.events)) events (\(types), …) and 2 malformed lines")
 
+        // A dashboard that wants to know when read models change: a receiver on 127.0.0.1 that
+        // checks every signature with the endpoint's secret.
+        let secrets = try WebhookSecret.list(WebhookSecret.generate())
+        let receiver = try WebhookReceiver(secrets: secrets)
+        defer { receiver.stop() }
         var options = RunOptions(
             databasePath: dir + "/readmodels.db", journalPath: journalPath, jobsDirectory: jobsDirectory)
         options.attachments = [Attachment(name: "app", path: writeModel)]
+        options.endpoints = [
+            WebhookEndpoint(name: "qa-dashboard", url: receiver.url, secrets: secrets, allowHTTP: true)
+        ]
 
         print("\n== 2. projector run: the backlog")
         let first = try runOnce(options, logger)
@@ -76,6 +85,7 @@ struct DemoCommand: ParsableCommand {
         print("\n== 4. Check: every read model equals a full recompute into a fresh database")
         var fresh = options
         fresh.databasePath = dir + "/recompute.db"
+        fresh.endpoints = []
         _ = try runOnce(fresh, logger)
         let differences = try ReadModelComparison.compare(
             options.databasePath, fresh.databasePath,
@@ -108,7 +118,20 @@ struct DemoCommand: ParsableCommand {
                     "SELECT day, runs_started, results, passed, failed, skipped, blocked FROM project_daily_quality WHERE project_id = 1 ORDER BY day LIMIT 7"
                 ), 5))
 
-        print("\n== 6. projector status")
+        print("\n== 6. Webhooks received by qa-dashboard at \(receiver.url)")
+        let received = receiver.received
+        for request in received {
+            let data = request.json?["data"] as? [String: Any] ?? [:]
+            let range = "\(data["fromPosition"] ?? "?")..<\(data["toPosition"] ?? "?")"
+            print(
+                "   \(request.id)  \(data["job"] ?? "?")  positions \(range)  events \(data["events"] ?? "?")"
+                    + "  keys \(data["keysTotal"] ?? "?")"
+                    + ((data["truncated"] as? Bool) == true ? " (first 1000 listed)" : "")
+                    + "  signature \(request.verified == true ? "verified" : "INVALID")")
+        }
+        let allVerified = !received.isEmpty && received.allSatisfy { $0.verified == true }
+
+        print("\n== 7. projector status")
         let status = try StatusReport.load(options: options)
         for job in status.jobs {
             print(
@@ -116,10 +139,10 @@ struct DemoCommand: ParsableCommand {
             )
         }
         print("   rejected lines: \(status.rejects) (see projector_rejects)")
-        let allEqual = differences.allSatisfy(\.isEqual)
+        let allEqual = differences.allSatisfy(\.isEqual) && allVerified
         print(
             "\ndemo finished in \(Output.seconds(Date().timeIntervalSince(started))): "
-                + (allEqual ? "read models verified" : "READ MODELS DIFFER")
+                + (allEqual ? "read models and webhook signatures verified" : "VERIFICATION FAILED")
                 + ". Files are in \(dir)/; try: projector status --database \(dir)/readmodels.db --journal \(journalPath) --attach app=\(writeModel)"
         )
         if !allEqual { throw ExitCode(1) }

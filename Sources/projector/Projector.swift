@@ -14,6 +14,8 @@ struct Projector: ParsableCommand {
             exist; 75 another run holds the lock or the database is busy (retry later); 78 configuration or \
             job-definition error; 1 anything unexpected.
             """,
-        subcommands: [RunCommand.self, StatusCommand.self, ValidateCommand.self, DemoCommand.self]
+        subcommands: [
+            RunCommand.self, StatusCommand.self, ValidateCommand.self, WebhooksCommand.self, DemoCommand.self,
+        ]
     )
 }

@@ -47,6 +47,13 @@ struct StatusCommand: ParsableCommand {
         }
         print(Output.table(rows))
         print("rejected lines: \(status.rejects)")
+        if !status.webhooks.isEmpty {
+            let states = ["pending", "delivered", "dead", "disabled"].map { "\($0) \(status.webhooks[$0] ?? 0)" }
+            print(
+                "webhooks: " + states.joined(separator: ", ")
+                    + (status.disabledEndpoints.isEmpty
+                        ? "" : "; disabled endpoints: " + status.disabledEndpoints.joined(separator: ", ")))
+        }
         if let run = status.lastRun {
             let duration = run.duration.map(Output.seconds) ?? "-"
             print(

@@ -2,8 +2,13 @@ import ArgumentParser
 import Foundation
 import Runner
 
-/// Where the journal, the jobs and the database are: flags first, then `PROJECTOR_*` variables, then defaults.
+/// Where the journal, the jobs and the database are: flags first, then `PROJECTOR_*` variables,
+/// then the configuration file, then defaults.
 struct StoreOptions: ParsableArguments {
+    @Option(
+        name: .long, help: "Configuration file (JSON; env PROJECTOR_CONFIG; default ./projector.json when present).")
+    var config: String?
+
     @Option(name: .long, help: "The jobs' SQLite database (env PROJECTOR_DATABASE; default projector.db).")
     var database: String?
 
@@ -17,8 +22,10 @@ struct StoreOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help:
-            "Attach another database to the jobs' connection as NAME=PATH (read-only; NAME=PATH:rw to write). Repeatable (env PROJECTOR_ATTACH, comma-separated)."
+        help: """
+            Attach another database to the jobs' connection as NAME=PATH (read-only; NAME=PATH:rw to write). \
+            Repeatable (env PROJECTOR_ATTACH, comma-separated).
+            """
     )
     var attach: [String] = []
 
@@ -30,12 +37,35 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    /// The effective options; configuration problems exit with 78, bad flags with 64.
     func runOptions() throws -> RunOptions {
+        do {
+            return try resolve()
+        } catch let error as RunError {
+            throw ExitStatus.fail(error)
+        }
+    }
+
+    private func resolve() throws -> RunOptions {
         let environment = ProcessInfo.processInfo.environment
+        var file = ProjectorConfiguration()
+        var base = ""
+        let configPath =
+            config ?? environment["PROJECTOR_CONFIG"]
+            ?? (FileManager.default.fileExists(atPath: "projector.json") ? "projector.json" : nil)
+        if let configPath {
+            file = try ProjectorConfiguration.load(path: configPath)
+            let directory = (configPath as NSString).deletingLastPathComponent
+            base = directory.isEmpty ? "" : directory + "/"
+        }
+        func fromFile(_ path: String?) -> String? {
+            guard let path else { return nil }
+            return path.hasPrefix("/") ? path : base + path
+        }
         var options = RunOptions(
-            databasePath: database ?? environment["PROJECTOR_DATABASE"] ?? "projector.db",
-            journalPath: journal ?? environment["PROJECTOR_JOURNAL"] ?? "journal",
-            jobsDirectory: jobsDirectory ?? environment["PROJECTOR_JOBS_DIR"] ?? "jobs"
+            databasePath: database ?? environment["PROJECTOR_DATABASE"] ?? fromFile(file.database) ?? "projector.db",
+            journalPath: journal ?? environment["PROJECTOR_JOURNAL"] ?? fromFile(file.journal) ?? "journal",
+            jobsDirectory: jobsDirectory ?? environment["PROJECTOR_JOBS_DIR"] ?? fromFile(file.jobsDir) ?? "jobs"
         )
         var attachments = attach
         if attachments.isEmpty, let fromEnvironment = environment["PROJECTOR_ATTACH"] {
@@ -47,7 +77,17 @@ struct StoreOptions: ParsableArguments {
             }
             options.attachments.append(attachment)
         }
+        if attachments.isEmpty {
+            for (name, path) in (file.attach ?? [:]).sorted(by: { $0.key < $1.key }) {
+                guard let attachment = Attachment(argument: "\(name)=\(fromFile(path) ?? path)") else {
+                    throw RunError.configuration("\(configPath ?? ""): attach: invalid entry '\(name)'")
+                }
+                options.attachments.append(attachment)
+            }
+        }
         options.busyTimeoutMilliseconds = busyTimeout
+        options.endpoints = try file.endpoints(environment: environment)
+        if let budget = file.webhookBudgetSeconds { options.webhookBudget = budget }
         return options
     }
 }

@@ -25,6 +25,14 @@ enum Summary {
             ])
         }
         lines.append(Output.table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        let d = report.deliveries
+        if report.notificationsQueued > 0 || d.attempted > 0 || d.cutShort > 0 {
+            lines.append(
+                "webhooks: \(report.notificationsQueued) notification(s) queued; \(d.attempted) attempted, "
+                    + "\(d.delivered) delivered, \(d.retrying) to retry, \(d.dead) dead"
+                    + (d.disabled > 0 ? ", endpoint disabled (410)" : "")
+                    + (d.cutShort > 0 ? ", \(d.cutShort) cut short by the budget" : ""))
+        }
         lines.append("peak memory \(report.peakMemoryBytes >> 20) MiB, \(report.batches) batches")
         if report.caughtUp {
             lines.append("caught up at position \(report.toPosition)")

@@ -1,0 +1,246 @@
+import ProjectorCore
+
+/// The webhook outbox (SPEC §5): notifications are accumulated per job in the transactions that
+/// commit the work they report, turned into outbox rows in the run's last transaction, and
+/// delivered after commit.
+extension RunnerStore {
+    public func createOutboxSchema() throws(SQLiteError) {
+        try db.execute(
+            """
+            CREATE TABLE IF NOT EXISTS projector_webhook_outbox(
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id TEXT NOT NULL,
+                endpoint TEXT NOT NULL,
+                job TEXT NOT NULL,
+                run_id INTEGER,
+                body BLOB NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead', 'disabled')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                created_at REAL NOT NULL,
+                next_attempt_at REAL NOT NULL,
+                last_attempt_at REAL,
+                last_status INTEGER,
+                last_error TEXT,
+                delivered_at REAL
+            );
+            CREATE INDEX IF NOT EXISTS projector_webhook_outbox_due
+                ON projector_webhook_outbox(state, next_attempt_at);
+            CREATE TABLE IF NOT EXISTS projector_webhook_endpoints(
+                name TEXT PRIMARY KEY,
+                disabled_at REAL,
+                reason TEXT
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS projector_notification_state(
+                job TEXT PRIMARY KEY,
+                from_position INTEGER NOT NULL,
+                to_position INTEGER NOT NULL,
+                events INTEGER NOT NULL,
+                keys_total INTEGER NOT NULL,
+                failures INTEGER NOT NULL,
+                truncated INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS projector_notification_keys(
+                seq INTEGER PRIMARY KEY,
+                job TEXT NOT NULL,
+                key TEXT NOT NULL,
+                UNIQUE(job, key)
+            );
+            """
+        )
+    }
+
+    /// Adds one batch's work for a job to its notification in the making.
+    public func accumulate(
+        job: String, from: Int, to: Int, events: Int, keys: [String], keysTotal: Int, failures: Int
+    ) throws(SQLiteError) {
+        let state = try cached(
+            """
+            INSERT INTO projector_notification_state(job, from_position, to_position, events, keys_total, failures)
+            VALUES(?1, ?2, ?3, ?4, ?5, ?6)
+            ON CONFLICT(job) DO UPDATE SET to_position = ?3, events = events + ?4, keys_total = keys_total + ?5,
+                failures = failures + ?6
+            """
+        )
+        try state.bind(text: job, at: 1)
+        try state.bind(int: from, at: 2)
+        try state.bind(int: to, at: 3)
+        try state.bind(int: events, at: 4)
+        try state.bind(int: keysTotal, at: 5)
+        try state.bind(int: failures, at: 6)
+        try state.run()
+        guard !keys.isEmpty else { return }
+        let count = try cached("SELECT count(*) FROM projector_notification_keys WHERE job = ?")
+        try count.bind(text: job, at: 1)
+        var stored = 0
+        while try count.step() { stored = count.int(at: 0) }
+        let insert = try cached("INSERT OR IGNORE INTO projector_notification_keys(job, key) VALUES(?, ?)")
+        var index = keys.startIndex
+        while index < keys.endIndex && stored < Notification.keysCap {
+            try insert.bind(text: job, at: 1)
+            try insert.bind(text: keys[index], at: 2)
+            try insert.run()
+            stored += db.changes
+            index += 1
+        }
+        if index < keys.endIndex {
+            // Keys beyond the cap: the notification lists the first ones and says it is truncated.
+            try db.run("UPDATE projector_notification_state SET truncated = 1 WHERE job = ?", [.text(job)])
+        }
+    }
+
+    /// Turns every accumulated notification into outbox rows (one per endpoint) and clears the
+    /// accumulator. `endpoints(job)` names the endpoints of a job; `messageID()` makes an id.
+    public func emitNotifications(
+        runID: Int, now: Double, endpoints: (String) -> [String], disabled: Set<String>, messageID: () -> String
+    ) throws(SQLiteError) -> Int {
+        let rows = try db.rows(
+            """
+            SELECT job, from_position, to_position, events, keys_total, failures, truncated
+            FROM projector_notification_state
+            """
+        )
+        var written = 0
+        for row in rows {
+            guard let job = row[0].string else { continue }
+            let keys = try db.rows(
+                "SELECT key FROM projector_notification_keys WHERE job = ? ORDER BY seq", [.text(job)]
+            ).compactMap { $0[0].string }
+            let notification = Notification(
+                job: job, runID: runID, fromPosition: row[1].int ?? 0, toPosition: row[2].int ?? 0,
+                events: row[3].int ?? 0, keys: keys, keysTotal: row[4].int ?? 0, failures: row[5].int ?? 0,
+                truncated: row[6].int == 1, timestamp: now
+            )
+            let id = messageID()
+            for endpoint in endpoints(job) {
+                try enqueue(
+                    messageID: id, endpoint: endpoint, job: job, runID: runID, body: notification.body, now: now,
+                    state: disabled.contains(endpoint) ? "disabled" : "pending"
+                )
+                written += 1
+            }
+        }
+        try db.execute("DELETE FROM projector_notification_state; DELETE FROM projector_notification_keys;")
+        return written
+    }
+
+    public func enqueue(
+        messageID: String, endpoint: String, job: String, runID: Int, body: [UInt8], now: Double,
+        state: String = "pending"
+    ) throws(SQLiteError) {
+        try db.run(
+            """
+            INSERT INTO projector_webhook_outbox(message_id, endpoint, job, run_id, body, state, created_at,
+                next_attempt_at)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(messageID), .text(endpoint), .text(job), SQLValue(runID), .blob(body), .text(state), .real(now),
+                .real(now),
+            ]
+        )
+    }
+
+    /// Notifications due for an attempt, oldest first.
+    public func dueDeliveries(now: Double, limit: Int) throws(SQLiteError) -> [OutboxRow] {
+        try outboxRows(
+            "WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?", [.real(now), SQLValue(limit)])
+    }
+
+    public func outboxRows(_ filter: String, _ arguments: [SQLValue] = []) throws(SQLiteError) -> [OutboxRow] {
+        try db.rows(
+            """
+            SELECT id, message_id, endpoint, job, run_id, body, state, attempts, created_at, next_attempt_at,
+                last_status, last_error, delivered_at
+            FROM projector_webhook_outbox \(filter)
+            """, arguments
+        ).map { row in
+            var body: [UInt8] = []
+            if case .blob(let bytes) = row[5] {
+                body = bytes
+            } else if let text = row[5].string {
+                body = Array(text.utf8)
+            }
+            return OutboxRow(
+                id: row[0].int ?? 0, messageID: row[1].string ?? "", endpoint: row[2].string ?? "",
+                job: row[3].string ?? "", runID: row[4].int, body: body, state: row[6].string ?? "",
+                attempts: row[7].int ?? 0, createdAt: row[8].double ?? 0, nextAttemptAt: row[9].double ?? 0,
+                lastStatus: row[10].int, lastError: row[11].string, deliveredAt: row[12].double
+            )
+        }
+    }
+
+    /// Records the outcome of one attempt.
+    public func recordAttempt(
+        id: Int, state: String, attempts: Int, now: Double, nextAttemptAt: Double, status: Int?, error: String?
+    ) throws(SQLiteError) {
+        try db.run(
+            """
+            UPDATE projector_webhook_outbox SET state = ?, attempts = ?, last_attempt_at = ?, next_attempt_at = ?,
+                last_status = ?, last_error = ?, delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
+            WHERE id = ?
+            """,
+            [
+                .text(state), SQLValue(attempts), .real(now), .real(nextAttemptAt),
+                status.map { SQLValue($0) } ?? .null,
+                SQLValue(error), .text(state), .real(now), SQLValue(id),
+            ]
+        )
+    }
+
+    /// Marks an endpoint disabled (after a 410) and parks its pending notifications as disabled.
+    public func disableEndpoint(_ name: String, reason: String, now: Double) throws(SQLiteError) {
+        try db.run(
+            """
+            INSERT INTO projector_webhook_endpoints(name, disabled_at, reason) VALUES(?1, ?2, ?3)
+            ON CONFLICT(name) DO UPDATE SET disabled_at = ?2, reason = ?3
+            """, [.text(name), .real(now), .text(reason)]
+        )
+        try db.run(
+            "UPDATE projector_webhook_outbox SET state = 'disabled' WHERE endpoint = ? AND state = 'pending'",
+            [.text(name)])
+    }
+
+    public func disabledEndpoints() throws(SQLiteError) -> Set<String> {
+        Set(
+            try db.rows("SELECT name FROM projector_webhook_endpoints WHERE disabled_at IS NOT NULL").compactMap {
+                $0[0].string
+            })
+    }
+
+    /// Makes notifications pending again now (with a fresh attempt count) and re-enables their endpoints.
+    public func requeue(_ filter: String, _ arguments: [SQLValue], now: Double) throws(SQLiteError) -> Int {
+        let rows = try outboxRows(filter, arguments)
+        for row in rows {
+            try db.run(
+                "UPDATE projector_webhook_outbox SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ?",
+                [.real(now), SQLValue(row.id)])
+            try db.run("DELETE FROM projector_webhook_endpoints WHERE name = ?", [.text(row.endpoint)])
+        }
+        return rows.count
+    }
+
+    public func outboxCounts() throws(SQLiteError) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try db.rows("SELECT state, count(*) FROM projector_webhook_outbox GROUP BY state") {
+            counts[row[0].string ?? ""] = row[1].int ?? 0
+        }
+        return counts
+    }
+}
+
+/// One notification to one endpoint.
+public struct OutboxRow: Sendable, Equatable, Codable {
+    public var id: Int
+    public var messageID: String
+    public var endpoint: String
+    public var job: String
+    public var runID: Int?
+    public var body: [UInt8]
+    public var state: String
+    public var attempts: Int
+    public var createdAt: Double
+    public var nextAttemptAt: Double
+    public var lastStatus: Int?
+    public var lastError: String?
+    public var deliveredAt: Double?
+}
