@@ -122,8 +122,24 @@ public final class WebhookReceiver: @unchecked Sendable {
             }
             let index = number
             number += 1
-            let thread = Thread { [self] in handle(client, index: index) }
-            thread.start()
+            // A plain pthread per connection: each may sleep for its configured delay, and
+            // Foundation's Thread start-up turned out to cap how many answer at once.
+            let job = Unmanaged.passRetained(ConnectionJob { [self] in handle(client, index: index) }).toOpaque()
+            var thread = pthread_t()
+            if pthread_create(
+                &thread, nil,
+                { context in
+                    guard let context else { return nil }
+                    let job = Unmanaged<ConnectionJob>.fromOpaque(context).takeRetainedValue()
+                    job.body()
+                    return nil
+                }, job) == 0
+            {
+                pthread_detach(thread)
+            } else {
+                Unmanaged<ConnectionJob>.fromOpaque(job).release()
+                close(client)
+            }
         }
     }
 
@@ -179,6 +195,11 @@ public final class WebhookReceiver: @unchecked Sendable {
             let bytes = Array(response.utf8)
             _ = bytes.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
         }
+    }
+
+    private final class ConnectionJob {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
     }
 
     static func find(_ pattern: [UInt8], in bytes: [UInt8]) -> Int? {

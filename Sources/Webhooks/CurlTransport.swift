@@ -61,7 +61,7 @@ public final class CurlTransport: Sendable {
     /// Response bodies are read up to this many bytes; a longer (or endless) one is cut off.
     public let maxResponseBytes: Int
 
-    public init(maxHostConnections: Int = 10, maxTotalConnections: Int = 64, maxResponseBytes: Int = 64 << 10) {
+    public init(maxHostConnections: Int = 10, maxTotalConnections: Int = 200, maxResponseBytes: Int = 64 << 10) {
         _ = CurlTransport.globalInit
         self.maxHostConnections = maxHostConnections
         self.maxTotalConnections = maxTotalConnections

@@ -3,13 +3,14 @@ import Foundation
 import Journal
 import ProjectorCore
 import QaHubDemo
+import Webhooks
 
 @main
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "projector-bench",
         abstract: "Workload generation and measurements for projector's benchmark.",
-        subcommands: [Generate.self, Decode.self]
+        subcommands: [Generate.self, Decode.self, Deliver.self]
     )
 }
 
@@ -98,6 +99,47 @@ struct Decode: ParsableCommand {
             String(
                 format: "JSONDecoder, data as a struct:    %7.1f MB/s  ratio %.1fx", typedRate, scannerRate / typedRate)
         )
+    }
+}
+
+/// Delivers notifications to receivers on 127.0.0.1 that answer after a delay, all at once
+/// through libcurl's multi interface, and compares with what a serial sender would need.
+struct Deliver: ParsableCommand {
+    @Option(help: "Notifications in all.") var notifications = 100
+    @Option(help: "Endpoints (one receiver port each).") var endpoints = 10
+    @Option(help: "Seconds each receiver takes to answer.") var delay = 0.2
+    @Option(help: "Repetitions (the median is reported).") var repeats = 5
+    @Option(help: "Use receivers already listening on 127.0.0.1 from this port on, instead of starting them.")
+    var externalPort: Int?
+
+    func run() throws {
+        let receivers = try (0..<(externalPort == nil ? endpoints : 0)).map { _ in
+            try WebhookReceiver { [delay] _ in .respond(status: 200, delay: delay) }
+        }
+        let urls = (0..<endpoints).map { i in
+            externalPort.map { "http://127.0.0.1:\($0 + i)/hooks" } ?? receivers[i].url
+        }
+        let secret = try WebhookSecret(WebhookSecret.generate())
+        let body = Array(#"{"type":"projection.refreshed","data":{"job":"bench"}}"#.utf8)
+        var times: [Double] = []
+        for round in 0..<repeats {
+            let requests = (0..<notifications).map { i in
+                WebhookEndpoint(
+                    name: "e\(i % endpoints)", url: urls[i % endpoints], secrets: [secret], allowHTTP: true
+                ).request(messageID: "msg_\(round)_\(i)", body: body, timestamp: Int(Date().timeIntervalSince1970))
+            }
+            let started = DispatchTime.now().uptimeNanoseconds
+            let results = CurlTransport().perform(requests, budget: 60)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+            precondition(results.allSatisfy { $0.status == 200 }, "a delivery failed")
+        }
+        let median = times.sorted()[repeats / 2]
+        let serial = Double(notifications) * delay
+        print(
+            "\(notifications) notifications over \(endpoints) endpoints answering after \(delay) s, median of \(repeats):"
+        )
+        print(
+            String(format: "concurrent: %.3f s   serial sender: %.1f s   ratio %.0fx", median, serial, serial / median))
     }
 }
 

@@ -1,0 +1,296 @@
+import Foundation
+import Logging
+import ProjectorCore
+import QaHubDemo
+import Runner
+import SQLiteStore
+import TestSupport
+import Testing
+import Webhooks
+
+@Suite struct SignatureTests {
+    @Test func reproducesTheStandardWebhooksTestVector() throws {
+        let secret = try WebhookSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let signature = WebhookSigner.signature(
+            id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1_614_265_330, body: Array(#"{"test": 2432232314}"#.utf8),
+            secret: secret)
+        #expect(signature == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        try WebhookSigner.verify(
+            headers: [
+                "Webhook-Id": "msg_p5jXN8AQM9LWM0D4loKWxJek", "webhook-timestamp": "1614265330",
+                "webhook-signature": "v1,bm9wZQ== " + signature,
+            ],
+            body: Array(#"{"test": 2432232314}"#.utf8), secrets: [secret], now: 1_614_265_400)
+    }
+
+    @Test func verificationRejectsTamperingAndStaleTimestamps() throws {
+        let secret = try WebhookSecret(WebhookSecret.generate())
+        let body = Array(#"{"a":1}"#.utf8)
+        let header = WebhookSigner.header(id: "msg_x", timestamp: 1000, body: body, secrets: [secret])
+        let headers = ["webhook-id": "msg_x", "webhook-timestamp": "1000", "webhook-signature": header]
+        #expect(throws: WebhookSigner.VerificationError.noMatchingSignature) {
+            try WebhookSigner.verify(headers: headers, body: Array(#"{"a":2}"#.utf8), secrets: [secret], now: 1000)
+        }
+        #expect(throws: WebhookSigner.VerificationError.timestampOutOfTolerance(skew: 1000)) {
+            try WebhookSigner.verify(headers: headers, body: body, secrets: [secret], now: 2000)
+        }
+        let other = try WebhookSecret(WebhookSecret.generate())
+        #expect(throws: WebhookSigner.VerificationError.noMatchingSignature) {
+            try WebhookSigner.verify(headers: headers, body: body, secrets: [other], now: 1000)
+        }
+    }
+
+    @Test(arguments: ["nope", "whsec_!!!", "whsec_" + Data(count: 16).base64EncodedString(), "whsec_"])
+    func invalidSecretsAreRefused(text: String) {
+        #expect(throws: WebhookSecret.Problem.self) { try WebhookSecret(text) }
+    }
+
+    @Test func configurationErrorsNameTheEndpointNeverTheSecret() throws {
+        let dir = TemporaryDirectory()
+        let bad = "whsec_c2hvcnQ="
+        try dir.write(
+            "p.json", #"{"webhooks":{"dash":{"url":"https://x.example/h","secretEnv":"DASH_SECRET"}}}"#)
+        let configuration = try ProjectorConfiguration.load(path: dir.file("p.json"))
+        do {
+            _ = try configuration.endpoints(environment: ["DASH_SECRET": bad])
+            Issue.record("accepted a short secret")
+        } catch {
+            #expect(error.description.contains("webhook endpoint 'dash'"))
+            #expect(!error.description.contains(bad))
+            #expect(!error.description.contains("c2hvcnQ"))
+        }
+        try dir.write("q.json", #"{"webhooks":{"dash":{"url":"https://x.example/h","secret":"whsec_abc"}}}"#)
+        #expect(throws: RunError.self) {
+            _ = try ProjectorConfiguration.load(path: dir.file("q.json")).endpoints(environment: [:])
+        }
+        try dir.write("r.json", #"{"webhooks":{"dash":{"url":"http://x.example/h","secretEnv":"S"}}}"#)
+        #expect(throws: RunError.self) {
+            _ = try ProjectorConfiguration.load(path: dir.file("r.json")).endpoints(
+                environment: ["S": WebhookSecret.generate()])
+        }
+    }
+}
+
+/// A run with one endpoint pointing at a real receiver on 127.0.0.1.
+func webhookFixture(
+    _ receiver: WebhookReceiver, secrets: [WebhookSecret]? = nil, timeout: Double = 5, url: String? = nil,
+    policy: DeliveryPolicy = DeliveryPolicy()
+) throws -> Fixture {
+    let f = try Fixture()
+    let secrets = try secrets ?? [WebhookSecret(WebhookSecret.generate())]
+    f.options.endpoints = [
+        WebhookEndpoint(
+            name: "dash", url: url ?? receiver.url, secrets: secrets, jobs: ["counter"], timeout: timeout,
+            connectTimeout: 1, policy: policy, allowHTTP: true)
+    ]
+    return f
+}
+
+@Suite struct DeliveryTests {
+    @Test func aNotificationDescribesTheCommittedWorkAndIsSignedPerSecret() throws {
+        let old = try WebhookSecret(WebhookSecret.generate())
+        let new = try WebhookSecret(WebhookSecret.generate())
+        let onlyOld = try WebhookReceiver(secrets: [old])
+        let onlyNew = try WebhookReceiver(secrets: [new])
+        let f = try webhookFixture(onlyOld, secrets: [new, old])
+        f.options.endpoints.append(
+            WebhookEndpoint(name: "dash2", url: onlyNew.url, secrets: [new, old], jobs: ["counter"], allowHTTP: true))
+        f.clock.time = Date().timeIntervalSince1970  // the receivers check timestamps against their clock
+        try f.append(f.ping("1"), f.ping("2"), f.ping("1"))
+        let report = try f.run()
+        #expect(report.notificationsQueued == 2)
+        #expect(report.deliveries.delivered == 2)
+        let request = try #require(onlyOld.received.first)
+        #expect(request.verified == true)
+        #expect(onlyNew.received.first?.verified == true)
+        #expect(request.signature.split(separator: " ").count == 2)
+        #expect(request.id.hasPrefix("msg_") && !request.id.contains("."))
+        #expect(onlyNew.received.first?.id == request.id)
+        let json = try #require(request.json)
+        #expect(json["type"] as? String == "projection.refreshed")
+        let data = try #require(json["data"] as? [String: Any])
+        #expect(data["job"] as? String == "counter")
+        #expect(data["runId"] as? Int == report.runID)
+        #expect(data["fromPosition"] as? Int == 0)
+        #expect(data["toPosition"] as? Int == report.journalEnd)
+        #expect(data["events"] as? Int == 3)
+        #expect(data["keys"] as? [String] == ["1", "2"])
+        #expect(data["keysTotal"] as? Int == 2)
+        #expect(data["truncated"] as? Bool == false)
+        #expect(data["failures"] as? Int == 0)
+        #expect(
+            try f.rows("SELECT state, attempts, last_status FROM projector_webhook_outbox") == [
+                ["delivered", "1", "200"], ["delivered", "1", "200"],
+            ])
+    }
+
+    @Test func aRetryKeepsTheIdAndBodyWithAFreshTimestampAndSignature() throws {
+        let receiver = try WebhookReceiver { index in .respond(status: index == 0 ? 500 : 200) }
+        let secret = try WebhookSecret(WebhookSecret.generate())
+        let f = try webhookFixture(receiver, secrets: [secret])
+        try f.append(f.ping("1"))
+        let first = try f.run()
+        #expect(first.deliveries.retrying == 1)
+        let next = try f.db().rows("SELECT next_attempt_at FROM projector_webhook_outbox")[0][0].double ?? 0
+        #expect(next >= f.clock.time + 4.5 && next <= f.clock.time + 5.5)
+
+        f.clock.time += 2
+        #expect(try f.run().deliveries.attempted == 0)  // not due yet
+        f.clock.time += 10
+        let second = try f.run()
+        #expect(second.deliveries.delivered == 1)
+        let requests = receiver.received
+        #expect(requests.count == 2)
+        #expect(requests[0].id == requests[1].id)
+        #expect(requests[0].body == requests[1].body)
+        #expect(requests[0].timestamp != requests[1].timestamp)
+        #expect(requests[0].signature != requests[1].signature)
+        for request in requests {
+            try WebhookSigner.verify(
+                headers: request.headers, body: request.body, secrets: [secret], now: Int(request.timestamp) ?? 0)
+        }
+    }
+
+    @Test func gone410DisablesTheEndpoint() throws {
+        let receiver = try WebhookReceiver { _ in .respond(status: 410) }
+        let f = try webhookFixture(receiver)
+        try f.append(f.ping("1"))
+        let report = try f.run()
+        #expect(report.exitCode == 0)
+        #expect(report.deliveries.disabled == 1)
+        #expect(try f.rows("SELECT name FROM projector_webhook_endpoints") == [["dash"]])
+        try f.append(f.ping("2"))
+        f.clock.time += 100_000
+        try f.run()
+        #expect(receiver.received.count == 1)
+        #expect(try f.rows("SELECT state FROM projector_webhook_outbox ORDER BY id") == [["disabled"], ["disabled"]])
+        #expect(try StatusReport.load(options: f.options).disabledEndpoints == ["dash"])
+    }
+
+    @Test(arguments: [429, 503])
+    func retryAfterIsHonoured(status: Int) throws {
+        let receiver = try WebhookReceiver { _ in .respond(status: status, headers: ["Retry-After": "120"]) }
+        let f = try webhookFixture(receiver)
+        try f.append(f.ping("1"))
+        try f.run()
+        let row = try f.db().rows("SELECT state, next_attempt_at, last_status FROM projector_webhook_outbox")[0]
+        #expect(row[0].string == "pending")
+        #expect(row[1].double == f.clock.time + 120)
+        #expect(row[2].int == status)
+    }
+
+    /// Each failure class is retried on the schedule, never failing the run.
+    @Test(arguments: ["500", "302", "timeout", "close", "refused"])
+    func failuresAreRetried(kind: String) throws {
+        let target = try WebhookReceiver()
+        let receiver = try WebhookReceiver { _ in
+            switch kind {
+            case "500": return .respond(status: 500)
+            case "302": return .respond(status: 302, headers: ["Location": target.url])
+            case "timeout": return .respond(status: 200, delay: 2)
+            default: return .close
+            }
+        }
+        var url = receiver.url
+        if kind == "refused" {
+            receiver.stop()
+            url = "http://127.0.0.1:\(receiver.port)/hooks"
+        }
+        let f = try webhookFixture(receiver, timeout: 0.5, url: url)
+        try f.append(f.ping("1"))
+        let report = try f.run()
+        #expect(report.exitCode == 0)
+        #expect(report.deliveries.retrying == 1)
+        let row = try f.db().rows("SELECT state, attempts, last_error FROM projector_webhook_outbox")[0]
+        #expect(row[0].string == "pending")
+        #expect(row[1].int == 1)
+        #expect(row[2].string?.isEmpty == false)
+        #expect(target.received.isEmpty, "a redirect was followed")
+    }
+
+    @Test func afterTheLastAttemptANotificationIsDeadAndCanBeRequeued() throws {
+        let receiver = try WebhookReceiver { index in .respond(status: index < 3 ? 500 : 200) }
+        let f = try webhookFixture(receiver, policy: DeliveryPolicy(schedule: [1], maxAttempts: 3, jitter: 0))
+        try f.append(f.ping("1"))
+        try f.run()
+        for _ in 0..<2 {
+            f.clock.time += 2
+            try f.run()
+        }
+        #expect(try f.rows("SELECT state, attempts FROM projector_webhook_outbox") == [["dead", "3"]])
+        f.clock.time += 1000
+        #expect(try f.run().deliveries.attempted == 0)
+        let requeued = try RunnerStore(db: f.db()).requeue("WHERE state = 'dead'", [], now: f.clock.time)
+        #expect(requeued == 1)
+        #expect(try f.run().deliveries.delivered == 1)
+        #expect(receiver.received.count == 4)
+    }
+
+    @Test func wrongSchemesAreDeadAtOnce() throws {
+        let receiver = try WebhookReceiver()
+        let f = try webhookFixture(receiver, url: "ftp://127.0.0.1/x")
+        try f.append(f.ping("1"))
+        try f.run()
+        let row = try f.db().rows("SELECT state, last_error FROM projector_webhook_outbox")[0]
+        #expect(row[0].string == "dead")
+        #expect(row[1].string?.contains("configuration") == true)
+    }
+
+    @Test func aSlowConsumerCostsNoMoreThanTheBudget() throws {
+        let receiver = try WebhookReceiver { _ in .respond(status: 200, delay: 3) }
+        let f = try webhookFixture(receiver, timeout: 10)
+        f.options.webhookBudget = 0.5
+        try f.append(f.ping("1"))
+        let started = Date()
+        let report = try f.run()
+        #expect(Date().timeIntervalSince(started) < 2.5)
+        #expect(report.deliveries.cutShort == 1)
+        #expect(try f.rows("SELECT state, attempts FROM projector_webhook_outbox") == [["pending", "0"]])
+    }
+
+    @Test func nothingIsNotifiedForWorkThatWasRolledBack() throws {
+        let receiver = try WebhookReceiver()
+        let f = try webhookFixture(receiver)
+        try f.run()
+        // A batch whose transaction cannot commit (the database is locked by another writer):
+        try f.append(f.ping("1"))
+        let blocker = try Database(path: f.options.databasePath)
+        try blocker.execute("BEGIN IMMEDIATE")
+        #expect(throws: RunError.self) { try f.run { $0.busyTimeoutMilliseconds = 100 } }
+        try blocker.execute("ROLLBACK")
+        #expect(receiver.received.isEmpty)
+        #expect(try f.scalar("SELECT count(*) FROM projector_notification_state") == 0)
+        // The next run does the work once and notifies it once.
+        try f.run()
+        #expect(receiver.received.count == 1)
+        #expect((receiver.received[0].json?["data"] as? [String: Any])?["events"] as? Int == 1)
+    }
+
+    @Test func unknownEndpointsInJobsAreConfigurationErrors() throws {
+        let receiver = try WebhookReceiver()
+        let f = try webhookFixture(receiver)
+        try f.dir.write("jobs/counter.sql", "-- webhooks: nowhere\n" + Fixture.refreshJob)
+        #expect {
+            try f.run()
+        } throws: { error in
+            (error as? RunError)?.description.contains("'webhooks:' names 'nowhere'") == true
+        }
+    }
+
+    /// 100 notifications over 10 endpoints answering after 200 ms go out concurrently (a serial
+    /// sender needs 20 s); the exact figure comes from `projector-bench webhooks`.
+    @Test func deliveriesToManyEndpointsRunConcurrently() throws {
+        let receivers = try (0..<10).map { _ in try WebhookReceiver { _ in .respond(status: 200, delay: 0.2) } }
+        let secret = try WebhookSecret(WebhookSecret.generate())
+        let requests = (0..<100).map { i in
+            WebhookEndpoint(name: "e\(i % 10)", url: receivers[i % 10].url, secrets: [secret], allowHTTP: true)
+                .request(messageID: "msg_\(i)", body: Array("{}".utf8), timestamp: 1)
+        }
+        let started = Date()
+        let results = CurlTransport().perform(requests, budget: 30)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(results.allSatisfy { $0.status == 200 })
+        #expect(receivers.map { $0.received.count } == Array(repeating: 10, count: 10))
+        #expect(elapsed < 10, "took \(elapsed) s: deliveries were not concurrent")
+    }
+}
