@@ -56,7 +56,8 @@ public final class ProjectionRun {
         let started = Monotonic.now()
         report.startedAt = clock.now()
         let catalog = try selectedJobs()
-        let lock = options.dryRun ? nil : try RunLock(path: options.lockPath, wait: options.waitForLock)
+        let lock =
+            options.dryRun || options.lockHeld ? nil : try RunLock(path: options.lockPath, wait: options.waitForLock)
         defer { withExtendedLifetime(lock) {} }
         journal = try openJournal()
         try openDatabase()

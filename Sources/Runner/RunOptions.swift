@@ -33,6 +33,8 @@ public struct RunOptions: Sendable {
     public var webhookBudget: Double = 15
     /// Whether a run delivers due webhooks at all (off for tests of the outbox alone).
     public var deliverWebhooks = true
+    /// Set when the caller already holds the run lock (`--watch`, `rebuild`).
+    public var lockHeld = false
 
     public init(databasePath: String, journalPath: String, jobsDirectory: String) {
         self.databasePath = databasePath

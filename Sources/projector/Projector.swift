@@ -15,7 +15,8 @@ struct Projector: ParsableCommand {
             job-definition error; 1 anything unexpected.
             """,
         subcommands: [
-            RunCommand.self, StatusCommand.self, ValidateCommand.self, WebhooksCommand.self, DemoCommand.self,
+            RunCommand.self, StatusCommand.self, RebuildCommand.self, ReplayCommand.self, FailuresCommand.self,
+            VerifyCommand.self, WebhooksCommand.self, ValidateCommand.self, DemoCommand.self,
         ]
     )
 }

@@ -56,6 +56,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
+    @Flag(name: .customLong("rebuild-changed"), help: "First rebuild the jobs whose definition changed since their checkpoint.")
+    var rebuildChanged = false
+
     func validate() throws {
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
         if let maxSeconds, maxSeconds <= 0 { throw ValidationError("--max-seconds must be positive") }
@@ -86,6 +89,14 @@ struct RunCommand: ParsableCommand {
         options.synchronous = synchronous.uppercased()
         let report: RunReport
         do {
+            if rebuildChanged && !dryRun {
+                let changed = try StatusReport.load(options: options).jobs.filter {
+                    $0.fingerprintChanged && (options.selectedJobs?.contains($0.name) ?? true)
+                }.map(\.name)
+                for rebuilt in try Rebuild(options: options, logger: logger).execute(jobs: changed) {
+                    print("rebuilt \(rebuilt.job) (definition changed) in \(Output.seconds(rebuilt.seconds))")
+                }
+            }
             report = try ProjectionRun(options: options, logger: logger).execute()
         } catch {
             throw ExitStatus.fail(error)

@@ -1,0 +1,93 @@
+import SQLiteStore
+
+/// `projector failures list|retry|discard`: what failed, and the operator's two ways out.
+public struct FailureAdmin {
+    let db: Database
+
+    public init(databasePath: String) throws(RunError) {
+        do {
+            db = try Database(path: databasePath)
+            try RunnerStore(db: db).createSchema()
+        } catch {
+            throw RunError.from(error)
+        }
+    }
+
+    public struct Listing: Codable, Sendable {
+        public var job: String
+        public var key: String
+        public var state: String
+        public var mode: String
+        public var attempts: Int
+        public var firstPosition: Int
+        public var lastPosition: Int
+        public var error: String
+        public var lastFailedAt: Double
+        public var nextAttemptAt: Double
+        public var heldEvents: Int
+    }
+
+    public func list(job: String? = nil, state: String? = nil) throws(RunError) -> [Listing] {
+        do {
+            return try db.rows(
+                """
+                SELECT f.job, f.key, f.state, f.mode, f.attempts, f.first_position, f.last_position, f.error,
+                    f.last_failed_at, f.next_attempt_at,
+                    (SELECT count(*) FROM projector_held_events h WHERE h.job = f.job AND h.key = f.key)
+                FROM projector_failures f
+                WHERE (?1 IS NULL OR f.job = ?1) AND (?2 IS NULL OR f.state = ?2)
+                ORDER BY f.job, f.first_position
+                """, [SQLValue(job), SQLValue(state)]
+            ).map { row in
+                Listing(
+                    job: row[0].string ?? "", key: row[1].string ?? "", state: row[2].string ?? "",
+                    mode: row[3].string ?? "", attempts: row[4].int ?? 0, firstPosition: row[5].int ?? 0,
+                    lastPosition: row[6].int ?? 0, error: row[7].string ?? "", lastFailedAt: row[8].double ?? 0,
+                    nextAttemptAt: row[9].double ?? 0, heldEvents: row[10].int ?? 0)
+            }
+        } catch {
+            throw RunError.from(error)
+        }
+    }
+
+    /// Makes failures due now with a fresh attempt count: the next run tries them again.
+    public func retry(job: String?, key: String?, now: Double) throws(RunError) -> Int {
+        try update(
+            """
+            UPDATE projector_failures SET attempts = 0, next_attempt_at = ?3,
+                state = CASE mode WHEN 'apply' THEN 'parked' ELSE 'retrying' END
+            WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2)
+            """, [SQLValue(job), SQLValue(key), .real(now)])
+    }
+
+    /// Forgets failures. For an apply key this also drops its held events: they will never be
+    /// applied (the key goes on with new events).
+    public func discard(job: String?, key: String?, onlyDead: Bool) throws(RunError) -> Int {
+        do {
+            try db.execute("BEGIN IMMEDIATE")
+            let matching = try db.rows(
+                """
+                SELECT job, key FROM projector_failures
+                WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 = 0 OR state = 'dead')
+                """, [SQLValue(job), SQLValue(key), SQLValue(onlyDead ? 1 : 0)])
+            let store = RunnerStore(db: db)
+            for row in matching {
+                try store.clearFailure(job: row[0].string ?? "", key: row[1].string ?? "")
+            }
+            try db.execute("COMMIT")
+            return matching.count
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw RunError.from(error)
+        }
+    }
+
+    private func update(_ sql: String, _ arguments: [SQLValue]) throws(RunError) -> Int {
+        do {
+            try db.run(sql, arguments)
+            return db.changes
+        } catch {
+            throw RunError.from(error)
+        }
+    }
+}

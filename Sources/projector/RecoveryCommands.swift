@@ -1,0 +1,206 @@
+import ArgumentParser
+import Foundation
+import Runner
+
+struct RebuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rebuild",
+        abstract: "Rebuild read models without downtime.",
+        discussion: """
+            Builds each job's tables from scratch in a database of its own (<database>.rebuild-JOB.db; \
+            an interrupted rebuild resumes there), then swaps them in with one transaction: readers see \
+            the old read model until the commit and the whole new one after it. The job then continues \
+            from where the build stopped. A notification of type projection.rebuilt is queued. \
+            Every table a job's @setup creates is replaced, so jobs must not share tables.
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The jobs to rebuild.") var jobs: [String]
+    @Flag(help: "Print the reports as JSON.") var json = false
+
+    func run() throws {
+        let options = try store.runOptions()
+        let logger = LogSetup.logger(level: store.logLevel)
+        let reports: [Rebuild.Report]
+        do {
+            reports = try Rebuild(options: options, logger: logger).execute(jobs: jobs)
+        } catch {
+            throw ExitStatus.fail(error)
+        }
+        if json {
+            print(try Output.json(reports))
+            return
+        }
+        for report in reports {
+            print(
+                "rebuilt \(report.job) in \(Output.seconds(report.seconds)): \(Output.count(report.events)) events, "
+                    + "\(Output.count(report.keys)) keys/executions, tables \(report.tables.joined(separator: ", ")); "
+                    + "continues from position \(report.position)")
+        }
+    }
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-run one aggregate (key) of a job.",
+        discussion: """
+            A refresh job refreshes the key. An apply job re-applies the key's events from --from (default: \
+            the start of the journal) up to its checkpoint, in journal order, in one transaction: use it for \
+            apply statements that are idempotent (upserts of values); counters are repaired with `rebuild`.
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The job.") var job: String
+    @Option(help: "The key (aggregate id or the job's data key).") var aggregate: String
+    @Option(help: "Journal position to start from (apply jobs).") var from: Int?
+
+    func run() throws {
+        var options = try store.runOptions()
+        options.selectedJobs = [job]
+        options.endpoints = []
+        let logger = LogSetup.logger(level: store.logLevel)
+        do {
+            let count = try ProjectionRun(options: options, logger: logger).replay(key: aggregate, from: from)
+            print("replayed \(job) key \(aggregate): \(count) execution(s)")
+        } catch {
+            throw ExitStatus.fail(error)
+        }
+    }
+}
+
+struct FailuresCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "failures",
+        abstract: "List, retry or discard failed keys.",
+        subcommands: [List.self, Retry.self, Discard.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List open failures (retrying, parked, dead).")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Only this job.") var job: String?
+        @Option(help: "Only this state: retrying, parked or dead.") var state: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let options = try store.runOptions()
+            let rows: [FailureAdmin.Listing]
+            do {
+                rows = try FailureAdmin(databasePath: options.databasePath).list(job: job, state: state)
+            } catch {
+                throw ExitStatus.fail(error)
+            }
+            if json {
+                print(try Output.json(rows))
+                return
+            }
+            var table = [["job", "key", "state", "attempts", "positions", "held", "next attempt", "error"]]
+            for row in rows {
+                table.append([
+                    row.job, row.key, row.state, String(row.attempts), "\(row.firstPosition)…\(row.lastPosition)",
+                    String(row.heldEvents), row.state == "dead" ? "-" : Output.time(row.nextAttemptAt),
+                    String(row.error.prefix(80)),
+                ])
+            }
+            print(Output.table(table))
+        }
+    }
+
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make failures due now with fresh attempts; the next run retries them.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Only this job.") var job: String?
+        @Option(help: "Only this key.") var key: String?
+        @Flag(help: "Every failure.") var all = false
+
+        func validate() throws {
+            if !all && job == nil && key == nil { throw ValidationError("give --job/--key or --all") }
+        }
+
+        func run() throws {
+            let options = try store.runOptions()
+            do {
+                let count = try FailureAdmin(databasePath: options.databasePath).retry(
+                    job: job, key: key, now: SystemClock().now())
+                print("\(count) failure(s) will be retried by the next run")
+            } catch {
+                throw ExitStatus.fail(error)
+            }
+        }
+    }
+
+    struct Discard: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Forget failures; an apply key's held events are dropped and never applied.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Only this job.") var job: String?
+        @Option(help: "Only this key.") var key: String?
+        @Flag(name: .customLong("all-dead"), help: "Every dead failure.") var allDead = false
+
+        func validate() throws {
+            if !allDead && job == nil && key == nil { throw ValidationError("give --job/--key or --all-dead") }
+        }
+
+        func run() throws {
+            let options = try store.runOptions()
+            do {
+                let count = try FailureAdmin(databasePath: options.databasePath).discard(
+                    job: job, key: key, onlyDead: allDead)
+                print("\(count) failure(s) discarded")
+            } catch {
+                throw ExitStatus.fail(error)
+            }
+        }
+    }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Recompute a read model and list rows that drifted from the write model.",
+        discussion: """
+            Whole: rebuilds the job into a scratch database and compares every table both ways. \
+            --sample N: recomputes N random keys of a refresh job one by one. Exits 65 when rows drifted \
+            (0 after --repair put the recomputed rows in place).
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The job.") var job: String
+    @Option(help: "Check this many random keys instead of the whole read model.") var sample: Int?
+    @Flag(help: "Put the recomputed rows in place (whole: swap; sample: refresh the drifted keys).") var repair = false
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() throws {
+        var options = try store.runOptions()
+        options.endpoints = []
+        let logger = LogSetup.logger(level: store.logLevel)
+        let report: Verify.Report
+        do {
+            report = try Verify(options: options, logger: logger).execute(job: job, sample: sample, repair: repair)
+        } catch {
+            throw ExitStatus.fail(error)
+        }
+        if json {
+            print(try Output.json(report))
+        } else {
+            let scope = report.checkedKeys.map { "\($0) sampled keys" } ?? "the whole read model"
+            if !report.drifted {
+                print("\(job): no drift in \(scope)")
+            } else {
+                print("\(job): drift found in \(scope)" + (report.repaired ? " — repaired" : ""))
+                if !report.driftedKeys.isEmpty { print("  keys: " + report.driftedKeys.prefix(50).joined(separator: ", ")) }
+                for table in report.tables where table.missingCount > 0 || table.unexpectedCount > 0 {
+                    print("  \(table.table): \(table.missingCount) row(s) missing or different, \(table.unexpectedCount) unexpected")
+                    for row in table.missingOrDifferent { print("    expected " + row) }
+                    for row in table.unexpected { print("    found    " + row) }
+                }
+            }
+        }
+        if report.drifted && !report.repaired { throw ExitCode(ExitStatus.dataError) }
+    }
+}
