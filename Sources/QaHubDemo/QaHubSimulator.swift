@@ -6,7 +6,7 @@ public import SQLiteStore
 /// Deterministic for a given seed.
 public final class QaHubSimulator {
     public let db: Database
-    let journal: JournalAppender
+    let journal: JournalWriter
     var rng: SplitMix64
     /// Simulated time, epoch milliseconds.
     var now: Int64 = 1_793_491_200_000  // 2026-11-01T00:00:00Z
@@ -24,7 +24,7 @@ public final class QaHubSimulator {
 
     static let statuses = ["passed", "passed", "passed", "passed", "failed", "skipped", "blocked"]
 
-    public init(writeModelPath: String, journal: JournalAppender, seed: UInt64 = 42) throws {
+    public init(writeModelPath: String, journal: JournalWriter, seed: UInt64 = 42) throws {
         db = try Database(path: writeModelPath)
         self.journal = journal
         rng = SplitMix64(seed: seed)

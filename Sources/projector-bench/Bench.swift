@@ -23,7 +23,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let appender = try JournalAppender(path: dir + "/journal", directory: true, segmentBytes: 64 << 20)
+        let appender = try JournalWriter(path: dir + "/journal", directory: true, segmentBytes: 64 << 20)
         let simulator = try QaHubSimulator(writeModelPath: dir + "/qahub.db", journal: appender, seed: seed)
         try simulator.bootstrap(projects: 50)
         try simulator.simulate(events: events, chunk: 5000)

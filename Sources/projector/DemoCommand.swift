@@ -48,7 +48,7 @@ struct DemoCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let writeModel = dir + "/qahub.db"
         let journalPath = dir + "/journal"
-        let appender = try JournalAppender(path: journalPath, directory: true, segmentBytes: 4 << 20)
+        let appender = try JournalWriter(path: journalPath, directory: true, segmentBytes: 4 << 20)
         let simulator = try QaHubSimulator(writeModelPath: writeModel, journal: appender, seed: seed)
 
         print("== 1. The QaHub API writes its database and appends events to \(journalPath)/")

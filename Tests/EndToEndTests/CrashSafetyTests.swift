@@ -17,7 +17,7 @@ import Testing
         let writeModel = dir.file("qahub.db")
         let journalPath = dir.file("journal")
         do {
-            let appender = try JournalAppender(path: journalPath, directory: true, segmentBytes: 2 << 20)
+            let appender = try JournalWriter(path: journalPath, directory: true, segmentBytes: 2 << 20)
             let simulator = try QaHubSimulator(writeModelPath: writeModel, journal: appender, seed: 7)
             try simulator.bootstrap(projects: 8)
             try simulator.simulate(events: 60_000)

@@ -22,7 +22,7 @@ final class WebhookWorkspace {
         throws
     {
         receiver = try WebhookReceiver(secrets: try WebhookSecret.list(secret), behavior: behavior)
-        let appender = try JournalAppender(path: dir.file("journal"), directory: true, segmentBytes: 4 << 20)
+        let appender = try JournalWriter(path: dir.file("journal"), directory: true, segmentBytes: 4 << 20)
         let simulator = try QaHubSimulator(writeModelPath: dir.file("qahub.db"), journal: appender, seed: 11)
         try simulator.bootstrap(projects: 6)
         // Checkpoints first, on the empty journal, so every job processes the events that follow.

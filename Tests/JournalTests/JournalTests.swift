@@ -145,10 +145,10 @@ func readAll(_ journal: Journal, from position: Int = 0, maxLineBytes: Int = 1 <
     }
 }
 
-@Suite struct JournalAppenderTests {
+@Suite struct JournalWriterTests {
     @Test func appendsWholeLinesAndRollsSegments() throws {
         let dir = TemporaryDirectory()
-        let appender = try JournalAppender(path: dir.file("journal"), directory: true, segmentBytes: 10)
+        let appender = try JournalWriter(path: dir.file("journal"), directory: true, segmentBytes: 10)
         #expect(try appender.append("aaaa") == 0)
         #expect(try appender.append("bbbbbb") == 5)
         #expect(try appender.append("cc") == 12)  // the first segment reached 12 bytes: a new one starts
@@ -157,7 +157,7 @@ func readAll(_ journal: Journal, from position: Int = 0, maxLineBytes: Int = 1 <
         #expect(try readAll(journal).map(\.1) == ["aaaa", "bbbbbb", "cc"])
 
         // A second appender (another process, later) continues the last segment.
-        let again = try JournalAppender(path: dir.file("journal"), directory: true, segmentBytes: 10)
+        let again = try JournalWriter(path: dir.file("journal"), directory: true, segmentBytes: 10)
         #expect(try again.append("d") == 15)
     }
 

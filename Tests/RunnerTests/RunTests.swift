@@ -294,7 +294,7 @@ import Testing
 
     @Test func segmentedJournalsAreReadAcrossFiles() throws {
         let f = try Fixture()
-        let appender = try JournalAppender(path: f.dir.file("segments"), directory: true, segmentBytes: 300)
+        let appender = try JournalWriter(path: f.dir.file("segments"), directory: true, segmentBytes: 300)
         for i in 0..<20 { try appender.append(f.ping("k\(i % 3)", id: "e\(i)")) }
         #expect(try Journal(path: f.dir.file("segments")).segments.count > 3)
         f.options.journalPath = f.dir.file("segments")

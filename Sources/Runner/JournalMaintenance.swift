@@ -1,0 +1,141 @@
+import Foundation
+public import Journal
+public import ProjectorCore
+import SQLiteStore
+
+/// `projector journal check` and `projector journal prune`.
+public enum JournalMaintenance {
+    public struct Problem: Codable, Sendable {
+        public var position: Int
+        public var code: String
+        public var reason: String
+    }
+
+    public struct CheckReport: Codable, Sendable {
+        public var lines = 0
+        public var events = 0
+        public var invalid = 0
+        public var duplicateIds = 0
+        /// Event types no job listens to, with their counts.
+        public var unknownTypes: [String: Int] = [:]
+        /// The first problems found (invalid lines and duplicate ids), in journal order.
+        public var problems: [Problem] = []
+
+        public var clean: Bool { invalid == 0 && duplicateIds == 0 }
+    }
+
+    /// Lints a journal without running jobs: invalid lines, duplicate ids, types no job knows.
+    /// Duplicate ids are found through 64-bit hashes (8 bytes an event).
+    public static func check(
+        journalPath: String, jobs: [JobDefinition], maxLineBytes: Int = 1 << 20, maxDepth: Int = 64
+    ) throws(RunError) -> CheckReport {
+        let journal: Journal
+        do {
+            journal = try Journal(path: journalPath)
+        } catch {
+            if case .notFound = error { throw .missingPath(what: "the journal", path: journalPath) }
+            throw .journal(error)
+        }
+        var report = CheckReport()
+        let scanner = EventScanner(maxDepth: maxDepth)
+        var router = EventRouter(jobs: jobs)
+        var seen: Set<UInt64> = []
+        var known: [String: Bool] = [:]
+        func problem(_ position: Int, _ reason: RejectReason) {
+            if report.problems.count < 100 {
+                report.problems.append(Problem(position: position, code: reason.code, reason: reason.description))
+            }
+        }
+        do {
+            let cursor = try journal.cursor(from: journal.start, maxLineBytes: maxLineBytes)
+            while let item = try cursor.next() {
+                report.lines += 1
+                switch item {
+                case .oversized(let position, let length, _):
+                    report.invalid += 1
+                    problem(position, .tooLong(length: length - 1, limit: maxLineBytes))
+                case .unterminated(let position, _, let segment, _):
+                    report.invalid += 1
+                    problem(position, .unterminatedSegment(segment: segment))
+                case .line(let position, _, let bytes):
+                    switch scanner.scan(bytes) {
+                    case .failure(let reason):
+                        report.invalid += 1
+                        problem(position, reason)
+                    case .success(let fields):
+                        report.events += 1
+                        guard let base = bytes.baseAddress, let typeSpan = fields.type else { continue }
+                        if let id = fields.id, fields.idKind != .null {
+                            let hash = Fingerprint.fnv1a(UnsafeRawBufferPointer(start: base + id.start, count: id.count))
+                            if !seen.insert(hash).inserted {
+                                report.duplicateIds += 1
+                                if report.problems.count < 100 {
+                                    report.problems.append(
+                                        Problem(
+                                            position: position, code: "duplicate_id",
+                                            reason: "id \(JSONText.decodeString(base, id)) appeared before"))
+                                }
+                            }
+                        }
+                        let type = JSONText.decodeString(base, typeSpan)
+                        if known[type] == nil { known[type] = !router.routes(for: type).isEmpty }
+                        if known[type] == false { report.unknownTypes[type, default: 0] += 1 }
+                    }
+                }
+            }
+        } catch {
+            throw .journal(error)
+        }
+        return report
+    }
+
+    /// Deletes the segments every job has passed, keeping the one holding each checkpoint's
+    /// anchor bytes, every segment a held (parked) event lives in, and always the last segment.
+    /// A job that never ran and must replay history (apply, or refresh without @keys) keeps everything.
+    public static func prune(options: RunOptions, dryRun: Bool) throws(RunError) -> [Segment] {
+        let catalog = try JobLoader.load(directory: options.jobsDirectory)
+        let lock = try RunLock(path: options.lockPath, wait: options.waitForLock)
+        defer { withExtendedLifetime(lock) {} }
+        let journal: Journal
+        do {
+            journal = try Journal(path: options.journalPath)
+        } catch {
+            if case .notFound = error { throw .missingPath(what: "the journal", path: options.journalPath) }
+            throw .journal(error)
+        }
+        guard journal.isDirectory else {
+            throw .configuration("prune works on a directory of segments; \(options.journalPath) is a single file")
+        }
+        var needed = journal.end
+        do {
+            guard ProjectionRun.exists(options.databasePath) else { return [] }
+            var databaseOptions = Database.Options()
+            databaseOptions.readOnly = true
+            let db = try Database(path: options.databasePath, options: databaseOptions)
+            let checkpoints = try RunnerStore(db: db).checkpoints()
+            for job in catalog.jobs {
+                if let checkpoint = checkpoints[job.name] {
+                    needed = min(needed, checkpoint.anchor.start)
+                } else if job.mode == .apply || job.keys == nil {
+                    needed = journal.start
+                }
+            }
+            if let held = try db.rows("SELECT min(position) FROM projector_held_events").first?.first?.int {
+                needed = min(needed, held)
+            }
+        } catch {
+            throw RunError.from(error)
+        }
+        let removable = journal.segments.dropLast().filter { $0.end <= needed }
+        if !dryRun {
+            for segment in removable {
+                do {
+                    try FileManager.default.removeItem(atPath: segment.path)
+                } catch {
+                    throw .configuration("cannot delete \(segment.path): \(error.localizedDescription)")
+                }
+            }
+        }
+        return Array(removable)
+    }
+}
