@@ -116,7 +116,9 @@ public final class JournalWriter {
             let position = segmentStart + Int(info.st_size)
             var done = 0
             while done < bytes.count {
-                let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress.map { $0 + done }, $0.count - done) }
+                let written = bytes.withUnsafeBytes {
+                    Glibc.write(fd, $0.baseAddress.map { $0 + done }, $0.count - done)
+                }
                 if written < 0 {
                     if errno == EINTR { continue }
                     throw Self.error(path)

@@ -66,7 +66,8 @@ public enum JournalMaintenance {
                         report.events += 1
                         guard let base = bytes.baseAddress, let typeSpan = fields.type else { continue }
                         if let id = fields.id, fields.idKind != .null {
-                            let hash = Fingerprint.fnv1a(UnsafeRawBufferPointer(start: base + id.start, count: id.count))
+                            let hash = Fingerprint.fnv1a(
+                                UnsafeRawBufferPointer(start: base + id.start, count: id.count))
                             if !seen.insert(hash).inserted {
                                 report.duplicateIds += 1
                                 if report.problems.count < 100 {

@@ -26,7 +26,9 @@ extension ProjectionRun {
                 try refresh(state, key: key, firstPosition: from ?? 0, lastPosition: state.position)
             }
             if report.failures > 0 {
-                throw .configuration("replay of \(key) failed: " + (failures[FailureKey(job: state.definition.name, key: key)]?.error ?? ""))
+                throw .configuration(
+                    "replay of \(key) failed: "
+                        + (failures[FailureKey(job: state.definition.name, key: key)]?.error ?? ""))
             }
             return 1
         case .apply:
@@ -49,7 +51,8 @@ extension ProjectionRun {
                     for keyed in batch.keyed where keyed.key == key {
                         let event = batch.events[Int(keyed.event)]
                         try EventBinder.apply(
-                            state.compiled.body, fields: event.fields, line: batch.line(event), position: event.position,
+                            state.compiled.body, fields: event.fields, line: batch.line(event),
+                            position: event.position,
                             key: key)
                         applied += 1
                     }

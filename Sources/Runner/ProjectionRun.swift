@@ -8,7 +8,7 @@ import Webhooks
 /// batches, apply each batch with every job's checkpoint in one transaction, record what failed.
 public final class ProjectionRun {
     let options: RunOptions
-    let logger: Logger
+    var logger: Logger
     let clock: any WallClock
 
     var db: Database!
@@ -71,6 +71,7 @@ public final class ProjectionRun {
                 runID = try store.beginRun(now: clock.now(), from: states.map(\.position).min() ?? 0)
             }
             report.runID = runID
+            logger[metadataKey: "run_id"] = "\(runID)"
             try initializeNewRefreshJobs()
             try retryDueFailures()
             try stream(started: started)
@@ -286,6 +287,12 @@ public final class ProjectionRun {
         let batch = Batch(capacity: min(options.batchBytes, 1 << 20))
         var sizer = BatchSizer(maxEvents: options.batchEvents, target: options.batchMilliseconds / 1000)
         while true {
+            if options.shouldStop?() == true {
+                report.stoppedEarly = cursor.position < report.journalEnd
+                logger.notice(
+                    "stopping after the batch in flight, as asked", metadata: ["position": "\(cursor.position)"])
+                return
+            }
             if let maxSeconds = options.maxSeconds, Monotonic.now() - started >= maxSeconds {
                 report.stoppedEarly = cursor.position < report.journalEnd
                 return
@@ -310,6 +317,10 @@ public final class ProjectionRun {
             sizer.record(events: batch.events.count, seconds: elapsed / 1000)
             report.batches += 1
             report.events += batch.events.count
+            options.progress?(
+                RunProgress(
+                    from: from, position: batch.end, end: report.journalEnd, events: report.events,
+                    seconds: Monotonic.now() - started))
             logger.debug(
                 "batch committed",
                 metadata: [

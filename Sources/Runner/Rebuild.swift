@@ -116,13 +116,15 @@ public struct Rebuild {
                     try db.execute(sql)
                     if object[0].string == "table", let table = object[1].string {
                         try db.execute(
-                            "INSERT INTO main.\(Self.quote(table)) SELECT * FROM projector_rebuild.\(Self.quote(table))")
+                            "INSERT INTO main.\(Self.quote(table)) SELECT * FROM projector_rebuild.\(Self.quote(table))"
+                        )
                     }
                 }
                 for table in ["projector_checkpoints", "projector_failures", "projector_held_events"] {
                     try db.run("DELETE FROM main.\(table) WHERE job = ?", [.text(job)])
                     try db.run(
-                        "INSERT INTO main.\(table) SELECT * FROM projector_rebuild.\(table) WHERE job = ?", [.text(job)])
+                        "INSERT INTO main.\(table) SELECT * FROM projector_rebuild.\(table) WHERE job = ?", [.text(job)]
+                    )
                 }
                 report.position =
                     try db.rows("SELECT position FROM main.projector_checkpoints WHERE job = ?", [.text(job)]).first?

@@ -35,6 +35,11 @@ public struct RunOptions: Sendable {
     public var deliverWebhooks = true
     /// Set when the caller already holds the run lock (`--watch`, `rebuild`).
     public var lockHeld = false
+    /// Asked before each batch: true stops the run there (SIGTERM/SIGINT), after the batch in
+    /// flight has committed.
+    public var shouldStop: (@Sendable () -> Bool)?
+    /// Told after each batch how far the run is (for a progress bar).
+    public var progress: (@Sendable (RunProgress) -> Void)?
 
     public init(databasePath: String, journalPath: String, jobsDirectory: String) {
         self.databasePath = databasePath
@@ -43,6 +48,15 @@ public struct RunOptions: Sendable {
     }
 
     public var lockPath: String { databasePath + ".lock" }
+}
+
+/// How far a run is, after a batch.
+public struct RunProgress: Sendable {
+    public var from: Int
+    public var position: Int
+    public var end: Int
+    public var events: Int
+    public var seconds: Double
 }
 
 /// A database ATTACHed to the jobs' connection under a schema name.

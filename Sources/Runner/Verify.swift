@@ -98,8 +98,11 @@ public struct Verify {
                         scratch, table: table, scratch: "main", live: "projector_live", bothWays: false)
                     if found.missingCount > 0 {
                         keyDrifted = true
-                        var total = drift[table] ?? Drift(
-                            table: table, missingOrDifferent: [], unexpected: [], missingCount: 0, unexpectedCount: 0)
+                        var total =
+                            drift[table]
+                            ?? Drift(
+                                table: table, missingOrDifferent: [], unexpected: [], missingCount: 0,
+                                unexpectedCount: 0)
                         total.missingCount += found.missingCount
                         total.missingOrDifferent += found.missingOrDifferent.prefix(20 - total.missingOrDifferent.count)
                         drift[table] = total

@@ -116,7 +116,8 @@ struct JournalCommand: ParsableCommand {
                 let removed = try JournalMaintenance.prune(options: options, dryRun: dryRun)
                 let bytes = removed.reduce(0) { $0 + $1.size }
                 print(
-                    (dryRun ? "would delete" : "deleted") + " \(removed.count) segment(s), \(Output.count(bytes)) bytes")
+                    (dryRun ? "would delete" : "deleted") + " \(removed.count) segment(s), \(Output.count(bytes)) bytes"
+                )
                 for segment in removed { print("  " + segment.path) }
             } catch {
                 throw ExitStatus.fail(error)

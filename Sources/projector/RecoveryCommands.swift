@@ -21,7 +21,7 @@ struct RebuildCommand: ParsableCommand {
 
     func run() throws {
         let options = try store.runOptions()
-        let logger = LogSetup.logger(level: store.logLevel)
+        let logger = store.makeLogger()
         let reports: [Rebuild.Report]
         do {
             reports = try Rebuild(options: options, logger: logger).execute(jobs: jobs)
@@ -61,7 +61,7 @@ struct ReplayCommand: ParsableCommand {
         var options = try store.runOptions()
         options.selectedJobs = [job]
         options.endpoints = []
-        let logger = LogSetup.logger(level: store.logLevel)
+        let logger = store.makeLogger()
         do {
             let count = try ProjectionRun(options: options, logger: logger).replay(key: aggregate, from: from)
             print("replayed \(job) key \(aggregate): \(count) execution(s)")
@@ -178,7 +178,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         var options = try store.runOptions()
         options.endpoints = []
-        let logger = LogSetup.logger(level: store.logLevel)
+        let logger = store.makeLogger()
         let report: Verify.Report
         do {
             report = try Verify(options: options, logger: logger).execute(job: job, sample: sample, repair: repair)
@@ -193,9 +193,13 @@ struct VerifyCommand: ParsableCommand {
                 print("\(job): no drift in \(scope)")
             } else {
                 print("\(job): drift found in \(scope)" + (report.repaired ? " — repaired" : ""))
-                if !report.driftedKeys.isEmpty { print("  keys: " + report.driftedKeys.prefix(50).joined(separator: ", ")) }
+                if !report.driftedKeys.isEmpty {
+                    print("  keys: " + report.driftedKeys.prefix(50).joined(separator: ", "))
+                }
                 for table in report.tables where table.missingCount > 0 || table.unexpectedCount > 0 {
-                    print("  \(table.table): \(table.missingCount) row(s) missing or different, \(table.unexpectedCount) unexpected")
+                    print(
+                        "  \(table.table): \(table.missingCount) row(s) missing or different, \(table.unexpectedCount) unexpected"
+                    )
                     for row in table.missingOrDifferent { print("    expected " + row) }
                     for row in table.unexpected { print("    found    " + row) }
                 }

@@ -1,7 +1,11 @@
 import ArgumentParser
 import Foundation
+import Journal
+import Logging
 import ProjectorCore
 import Runner
+import SQLiteStore
+import Webhooks
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -56,8 +60,20 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON on standard output.")
     var json = false
 
-    @Flag(name: .customLong("rebuild-changed"), help: "First rebuild the jobs whose definition changed since their checkpoint.")
+    @Flag(
+        name: .customLong("rebuild-changed"),
+        help: "First rebuild the jobs whose definition changed since their checkpoint.")
     var rebuildChanged = false
+
+    @Flag(help: "Keep running: process new events as they are appended, until SIGTERM or SIGINT.")
+    var watch = false
+
+    @Option(
+        name: .customLong("metrics-file"), help: "Write Prometheus textfile metrics here after each run (atomically).")
+    var metricsFile: String?
+
+    @Option(name: .customLong("ping-url"), help: "Healthcheck URL: POST URL/start, then URL on success or URL/fail.")
+    var pingURL: String?
 
     func validate() throws {
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
@@ -72,7 +88,32 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let logger = LogSetup.logger(level: store.logLevel)
+        let logger = store.makeLogger()
+        Signals.install()
+        let options = try runOptions()
+        ping("/start", "")
+        do {
+            if watch {
+                try watchLoop(options, logger)
+                ping("", "watch stopped")
+                return
+            }
+            let report = try runOnce(options, logger)
+            if json {
+                print(try Output.json(report))
+            } else {
+                print(Summary.text(report))
+            }
+            writeMetrics(report, options, logger)
+            ping(report.exitCode == 0 ? "" : "/fail", Summary.text(report))
+            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+        } catch let error as RunError {
+            ping("/fail", error.description)
+            throw ExitStatus.fail(error)
+        }
+    }
+
+    func runOptions() throws -> RunOptions {
         var options = try store.runOptions()
         options.selectedJobs = jobs.map {
             $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
@@ -87,25 +128,90 @@ struct RunCommand: ParsableCommand {
         options.maxLineBytes = maxLineBytes
         options.retry = RetryPolicy(baseDelay: retryBase, maxDelay: max(retryBase, 6 * 3600), maxAttempts: maxAttempts)
         options.synchronous = synchronous.uppercased()
-        let report: RunReport
-        do {
-            if rebuildChanged && !dryRun {
-                let changed = try StatusReport.load(options: options).jobs.filter {
-                    $0.fingerprintChanged && (options.selectedJobs?.contains($0.name) ?? true)
-                }.map(\.name)
-                for rebuilt in try Rebuild(options: options, logger: logger).execute(jobs: changed) {
-                    print("rebuilt \(rebuilt.job) (definition changed) in \(Output.seconds(rebuilt.seconds))")
-                }
+        options.shouldStop = { Signals.requested }
+        return options
+    }
+
+    func runOnce(_ options: RunOptions, _ logger: Logger) throws(RunError) -> RunReport {
+        if rebuildChanged && !dryRun {
+            let changed = try StatusReport.load(options: options).jobs.filter {
+                $0.fingerprintChanged && (options.selectedJobs?.contains($0.name) ?? true)
+            }.map(\.name)
+            for rebuilt in try Rebuild(options: options, logger: logger).execute(jobs: changed) {
+                print("rebuilt \(rebuilt.job) (definition changed) in \(Output.seconds(rebuilt.seconds))")
             }
-            report = try ProjectionRun(options: options, logger: logger).execute()
+        }
+        var options = options
+        let progress = json ? nil : TerminalProgress.ifTerminal(logFormat: store.logFormat)
+        if let progress { options.progress = { progress.update($0) } }
+        defer { progress?.finish() }
+        return try ProjectionRun(options: options, logger: logger).execute()
+    }
+
+    /// `--watch`: holds the lock, runs whenever the journal grows (polled every 100 ms) and at
+    /// least every 5 s (due webhooks and retries), until SIGTERM/SIGINT.
+    func watchLoop(_ options: RunOptions, _ logger: Logger) throws {
+        let lock = try RunLock(path: options.lockPath, wait: options.waitForLock)
+        defer { withExtendedLifetime(lock) {} }
+        var options = options
+        options.lockHeld = true
+        logger.notice("watching the journal", metadata: ["journal": "\(options.journalPath)"])
+        while !Signals.requested {
+            let outcome: Result<RunReport, RunError>
+            do {
+                outcome = .success(try runOnce(options, logger))
+            } catch {
+                outcome = .failure(error)
+            }
+            guard case .success(let report) = outcome else {
+                if case .failure(let error) = outcome, case .databaseBusy = error {
+                    logger.warning("database busy; trying again", metadata: ["error": "\(error)"])
+                    usleep(500_000)
+                    continue
+                }
+                if case .failure(let error) = outcome { throw error }
+                continue
+            }
+            if report.events > 0 || report.rejects > 0 || report.deliveries.attempted > 0 {
+                if json { print(try Output.json(report)) } else { print(Summary.text(report)) }
+            }
+            writeMetrics(report, options, logger)
+            let size = journalSize(options.journalPath)
+            let started = Date()
+            while !Signals.requested && Date().timeIntervalSince(started) < 5
+                && journalSize(options.journalPath) == size
+            {
+                usleep(100_000)
+            }
+        }
+        logger.notice("stopped cleanly")
+    }
+
+    func journalSize(_ path: String) -> Int {
+        (try? Journal(path: path))?.end ?? -1
+    }
+
+    func writeMetrics(_ report: RunReport, _ options: RunOptions, _ logger: Logger) {
+        guard let metricsFile, !report.dryRun else { return }
+        do {
+            try Metrics.record(
+                report, exitCode: report.exitCode, databasePath: options.databasePath, now: Date().timeIntervalSince1970
+            )
+            let status = try StatusReport.load(options: options)
+            try Metrics.write(try Metrics.render(databasePath: options.databasePath, status: status), to: metricsFile)
         } catch {
-            throw ExitStatus.fail(error)
+            logger.error("cannot write metrics", metadata: ["error": "\(error)"])
         }
-        if json {
-            print(try Output.json(report))
-        } else {
-            print(Summary.text(report))
+    }
+
+    /// Healthcheck pings never change the exit code.
+    func ping(_ suffix: String, _ body: String) {
+        guard let pingURL, !dryRun else { return }
+        let result = CurlTransport().perform(
+            [HTTPRequest(url: pingURL + suffix, headers: [], body: Array(body.utf8), timeout: 10, allowHTTP: true)],
+            budget: 11)
+        if let failure = result.first?.failure {
+            FileHandle.standardError.write(Data("projector: healthcheck ping failed: \(failure)\n".utf8))
         }
-        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 }

@@ -14,7 +14,7 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        _ = LogSetup.logger(level: store.logLevel)
+        _ = store.makeLogger()
         let options = try store.runOptions()
         let status: StatusReport
         do {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Runner
 
 /// Where the journal, the jobs and the database are: flags first, then `PROJECTOR_*` variables,
@@ -36,6 +37,21 @@ struct StoreOptions: ParsableArguments {
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
+
+    @Option(name: .customLong("log-format"), help: "text, json, or auto (text on a terminal, json otherwise).")
+    var logFormat: String = "auto"
+
+    func validate() throws {
+        guard ["text", "json", "auto"].contains(logFormat) else {
+            throw ValidationError("--log-format must be text, json or auto")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    /// The logger for this command, as the flags ask.
+    func makeLogger() -> Logger { LogSetup.logger(level: logLevel, format: logFormat) }
 
     /// The effective options; configuration problems exit with 78, bad flags with 64.
     func runOptions() throws -> RunOptions {

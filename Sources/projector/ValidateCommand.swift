@@ -13,7 +13,7 @@ struct ValidateCommand: ParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() throws {
-        let logger = LogSetup.logger(level: store.logLevel)
+        let logger = store.makeLogger()
         let options = try store.runOptions()
         let jobs: [String]
         do {

@@ -103,7 +103,7 @@ struct WebhooksCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
-            let logger = LogSetup.logger(level: store.logLevel)
+            let logger = store.makeLogger()
             do {
                 let lock = try RunLock(path: options.lockPath, wait: true)
                 defer { withExtendedLifetime(lock) {} }

@@ -57,7 +57,7 @@ final class Workspace {
         try w.dir.append("journal.jsonl", "{oops\n")
         let outcome = try w.run()
         #expect(outcome.status == 65)
-        #expect(outcome.stderr.contains("position=0"))
+        #expect(outcome.stderr.contains(#""position":"0""#))  // JSON log lines when not on a terminal
     }
 
     @Test func aMissingJournalIs66() throws {

@@ -1,0 +1,19 @@
+import Foundation
+import Synchronization
+
+/// Set by SIGTERM or SIGINT; runs stop after the batch in flight has committed.
+let stopRequested = Atomic<Int>(0)
+
+enum Signals {
+    /// The first SIGTERM/SIGINT asks for a clean stop; a second SIGINT kills at once (the batch in
+    /// flight then rolls back, which loses nothing either).
+    static func install() {
+        signal(SIGTERM) { _ in stopRequested.store(1, ordering: .relaxed) }
+        signal(SIGINT) { _ in
+            stopRequested.store(1, ordering: .relaxed)
+            signal(SIGINT, SIG_DFL)
+        }
+    }
+
+    static var requested: Bool { stopRequested.load(ordering: .relaxed) != 0 }
+}
