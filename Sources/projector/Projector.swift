@@ -16,7 +16,8 @@ struct Projector: ParsableCommand {
             """,
         subcommands: [
             RunCommand.self, StatusCommand.self, RebuildCommand.self, ReplayCommand.self, FailuresCommand.self,
-            VerifyCommand.self, WebhooksCommand.self, JournalCommand.self, ValidateCommand.self, DemoCommand.self,
+            VerifyCommand.self, WebhooksCommand.self, JournalCommand.self, ValidateCommand.self, ConfigCommand.self,
+            DemoCommand.self,
         ]
     )
 }
