@@ -60,7 +60,9 @@ struct ConfigCommand: ParsableCommand {
             print("database:  \(effective.database)")
             print("journal:   \(effective.journal)")
             print("jobs dir:  \(effective.jobsDir)")
-            for (name, path) in effective.attach.sorted(by: { $0.key < $1.key }) { print("attach:    \(name) = \(path)") }
+            for (name, path) in effective.attach.sorted(by: { $0.key < $1.key }) {
+                print("attach:    \(name) = \(path)")
+            }
             print("webhook budget: \(effective.webhookBudgetSeconds) s")
             for (name, endpoint) in effective.webhooks.sorted(by: { $0.key < $1.key }) {
                 print(

@@ -8,6 +8,12 @@ enum Signals {
     /// The first SIGTERM/SIGINT asks for a clean stop; a second SIGINT kills at once (the batch in
     /// flight then rolls back, which loses nothing either).
     static func install() {
+        // A parent may have started us with these signals blocked (posix_spawn keeps the mask).
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         signal(SIGTERM) { _ in stopRequested.store(1, ordering: .relaxed) }
         signal(SIGINT) { _ in
             stopRequested.store(1, ordering: .relaxed)
