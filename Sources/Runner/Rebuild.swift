@@ -38,6 +38,11 @@ public struct Rebuild {
         for job in jobs {
             let started = Monotonic.now()
             let build = try buildScratch(job: job)
+            if build.stoppedEarly {
+                throw .configuration(
+                    "rebuild of \(job) interrupted at position \(build.toPosition); run it again to resume "
+                        + "(the live read model is untouched)")
+            }
             var report = try swap(job: job, build: build)
             report.seconds = Monotonic.now() - started
             reports.append(report)

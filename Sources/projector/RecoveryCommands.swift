@@ -20,8 +20,13 @@ struct RebuildCommand: ParsableCommand {
     @Flag(help: "Print the reports as JSON.") var json = false
 
     func run() throws {
-        let options = try store.runOptions()
+        var options = try store.runOptions()
         let logger = store.makeLogger()
+        Signals.install()
+        options.shouldStop = { Signals.requested }
+        let progress = json ? nil : TerminalProgress.ifTerminal(logFormat: store.logFormat)
+        if let progress { options.progress = { progress.update($0) } }
+        defer { progress?.finish() }
         let reports: [Rebuild.Report]
         do {
             reports = try Rebuild(options: options, logger: logger).execute(jobs: jobs)
