@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "projector-bench",
             dependencies: [
-                "ProjectorCore", "Journal", "QaHubDemo",
+                "ProjectorCore", "Journal", "QaHubDemo", "Runner", "SQLiteStore", "Webhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming

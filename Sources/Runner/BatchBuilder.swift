@@ -1,10 +1,10 @@
 import Journal
-import ProjectorCore
+public import ProjectorCore
 import SQLiteStore
 
 /// Reads lines from a cursor into a batch: scans each one, records rejects, routes events to
 /// jobs and extracts their keys.
-struct BatchBuilder {
+public struct BatchBuilder {
     let scanner: EventScanner
     let jobs: [JobDefinition]
     var router: EventRouter
@@ -107,7 +107,9 @@ struct BatchBuilder {
     }
 
     /// The key an event yields for one key source.
-    static func key(_ source: KeySource, fields: EventFields, base: UnsafeRawPointer) -> Result<String, RejectReason> {
+    public static func key(_ source: KeySource, fields: EventFields, base: UnsafeRawPointer) -> Result<
+        String, RejectReason
+    > {
         switch source {
         case .aggregateId:
             guard let span = fields.aggregateId else { return .failure(.keyMissing(job: "", path: "aggregateId")) }

@@ -1,13 +1,13 @@
-import ProjectorCore
-import SQLiteStore
+public import ProjectorCore
+public import SQLiteStore
 
 /// Binds an event's fields to a job statement's named parameters and runs it.
 ///
 /// Plain strings and the `data`/`metadata` JSON are bound straight from the line's bytes
 /// (`SQLITE_STATIC`), so the hot path copies nothing; only escaped strings are decoded.
-enum EventBinder {
+public enum EventBinder {
     /// Runs every statement of an apply job for one event.
-    static func apply(
+    public static func apply(
         _ statements: [BoundStatement], fields: EventFields, line: UnsafeRawPointer, position: Int, key: String
     ) throws(SQLiteError) {
         for bound in statements {
@@ -43,7 +43,7 @@ enum EventBinder {
     }
 
     /// Runs every statement of a refresh job for one key.
-    static func refresh(_ statements: [BoundStatement], key: String) throws(SQLiteError) {
+    public static func refresh(_ statements: [BoundStatement], key: String) throws(SQLiteError) {
         for bound in statements {
             let index = bound.index(.key)
             if index != 0 { try bindKey(key, bound.statement, index) }

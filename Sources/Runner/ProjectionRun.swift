@@ -306,13 +306,31 @@ public final class ProjectionRun {
                 }
                 limit = min(limit, left)
             }
+            let readStart = Monotonic.now()
             let more = try journalCall { () throws(JournalError) in
                 try builder.fill(batch, from: cursor, maxEvents: limit, maxBytes: options.batchBytes)
             }
+            report.timings.readDecode += Monotonic.now() - readStart
             if batch.isEmpty { return }
             let transactionStart = Monotonic.now()
             let anchor = try journalCall { () throws(JournalError) in try journal.anchor(at: batch.end) }
-            try transaction { () throws(SQLiteError) in try process(batch, anchor: anchor) }
+            try sqlite { () throws(SQLiteError) in
+                let begin = Monotonic.now()
+                try db.execute("BEGIN IMMEDIATE")
+                report.timings.commit += Monotonic.now() - begin
+                do throws(SQLiteError) {
+                    let work = Monotonic.now()
+                    let grouping = report.timings.group
+                    try process(batch, anchor: anchor)
+                    report.timings.sql += Monotonic.now() - work - (report.timings.group - grouping)
+                    let commit = Monotonic.now()
+                    try db.execute("COMMIT")
+                    report.timings.commit += Monotonic.now() - commit
+                } catch {
+                    try? db.execute("ROLLBACK")
+                    throw error
+                }
+            }
             let elapsed = (Monotonic.now() - transactionStart) * 1000
             sizer.record(events: batch.events.count, seconds: elapsed / 1000)
             report.batches += 1
@@ -352,8 +370,10 @@ public final class ProjectionRun {
         }
         let active = states.indices.filter { states[$0].position < batch.end }
         let duplicates = try findDuplicates(batch, active: active)
+        var groupStart = Monotonic.now()
         var perJob = [[Int]](repeating: [], count: states.count)
         for (index, keyed) in batch.keyed.enumerated() { perJob[Int(keyed.job)].append(index) }
+        report.timings.group += Monotonic.now() - groupStart
 
         for job in active {
             let state = states[job]
@@ -361,6 +381,7 @@ public final class ProjectionRun {
             let executionsBefore = state.report.executions
             let failuresBefore = state.report.failures
             var batchKeys: [String] = []
+            groupStart = Monotonic.now()
             let mine = perJob[job].filter { batch.events[Int(batch.keyed[$0].event)].position >= position }
             switch state.definition.mode {
             case .refresh:
@@ -371,6 +392,7 @@ public final class ProjectionRun {
                     if let r = range[keyed.key] { range[keyed.key] = (r.0, p) } else { range[keyed.key] = (p, p) }
                 }
                 batchKeys = EventBinder.sorted(range.keys)
+                report.timings.group += Monotonic.now() - groupStart
                 for key in batchKeys {
                     let (first, last) = range[key] ?? (position, position)
                     try refresh(state, key: key, firstPosition: first, lastPosition: last)
@@ -386,6 +408,7 @@ public final class ProjectionRun {
                     groups[keyed.key, default: []].append(keyed.event)
                 }
                 batchKeys = EventBinder.sorted(groups.keys)
+                report.timings.group += Monotonic.now() - groupStart
                 for key in batchKeys {
                     try apply(state, key: key, events: groups[key] ?? [], batch: batch)
                 }
@@ -447,6 +470,8 @@ public final class ProjectionRun {
     /// that committed it) into outbox rows; then delivers what is due, within the budget.
     func notifyAndDeliver() throws(RunError) {
         guard !options.endpoints.isEmpty else { return }
+        let started = Monotonic.now()
+        defer { report.timings.webhooks += Monotonic.now() - started }
         let byJob = Dictionary(states.map { ($0.definition.name, $0.endpoints) }, uniquingKeysWith: { a, _ in a })
         try transaction { () throws(SQLiteError) in
             let disabled = try store.disabledEndpoints()

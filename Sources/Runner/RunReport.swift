@@ -22,6 +22,8 @@ public struct RunReport: Codable, Sendable {
     /// Webhook notifications written to the outbox and deliveries attempted by this run.
     public var notificationsQueued = 0
     public var deliveries = DeliveryReport()
+    /// Where the run's time went.
+    public var timings = RunTimings()
     /// The process's peak resident memory, in bytes, when the run ended.
     public var peakMemoryBytes: Int = 0
 
@@ -29,6 +31,22 @@ public struct RunReport: Codable, Sendable {
     public var exitCode: Int32 { rejects > 0 || failures > 0 ? 65 : 0 }
 
     public var caughtUp: Bool { !stoppedEarly && toPosition >= journalEnd }
+}
+
+/// Seconds spent in each phase of a run.
+public struct RunTimings: Codable, Sendable {
+    /// Reading the journal, scanning lines, routing and keying events.
+    public var readDecode = 0.0
+    /// Grouping keyed events per job and key, sorting keys.
+    public var group = 0.0
+    /// Executing statements: the jobs', savepoints, checkpoints, rejects, de-duplication.
+    public var sql = 0.0
+    /// BEGIN and COMMIT.
+    public var commit = 0.0
+    /// Writing the outbox and delivering webhooks.
+    public var webhooks = 0.0
+
+    public init() {}
 }
 
 /// One job's part of a run.
