@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "projector", targets: ["projector"]),
         .library(name: "JournalWriter", targets: ["Journal"]),
+        .library(name: "ProjectorCore", targets: ["ProjectorCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
