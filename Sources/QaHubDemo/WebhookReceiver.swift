@@ -14,6 +14,8 @@ public final class WebhookReceiver: @unchecked Sendable {
         case respond(status: Int, headers: [String: String] = [:], delay: Double = 0)
         /// Close the connection without answering.
         case close
+        /// Answer 200 and then stream a body that never ends (until the client goes away).
+        case stream
     }
 
     public struct Request: Sendable {
@@ -186,6 +188,13 @@ public final class WebhookReceiver: @unchecked Sendable {
         switch behavior(index) {
         case .close:
             return
+        case .stream:
+            let head = Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n".utf8)
+            _ = head.withUnsafeBytes { write(client, $0.baseAddress, $0.count) }
+            let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 16 << 10)
+            var flags: Int32 = 0
+            flags = Int32(MSG_NOSIGNAL)
+            while chunk.withUnsafeBytes({ send(client, $0.baseAddress, $0.count, flags) }) > 0 {}
         case .respond(let status, let extra, let delay):
             if delay > 0 { usleep(useconds_t(delay * 1_000_000)) }
             var response =

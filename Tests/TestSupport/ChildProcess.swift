@@ -68,6 +68,18 @@ public struct ChildProcess {
         )
     }
 
+    /// Runs a shell command and returns its exit status.
+    public static func shell(_ command: String) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     /// Runs to completion.
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
         try ChildProcess(arguments, environment: environment).wait()
