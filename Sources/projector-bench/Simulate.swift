@@ -36,6 +36,7 @@ struct Simulate: ParsableCommand {
             "chunkEvents": Double(chunk), "writeMillisecondsMax": latencies.last ?? 0, "writeMillisecondsP99": p99,
             "writeMillisecondsMedian": latencies[latencies.count / 2],
         ]
-        print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        print(
+            String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     }
 }
