@@ -248,10 +248,19 @@ public final class ProjectionRun {
                 "new refresh job: refreshing every key instead of replaying history",
                 metadata: ["job": "\(state.definition.name)", "keys": "\(keys.count)", "position": "\(end)"]
             )
+            // Rows left by an earlier, interrupted initialization may belong to keys that no longer
+            // exist: the job's tables start empty (it has no checkpoint, so nothing relies on them).
+            let tables = CompiledJob.tablesCreated(by: state.definition)
             var index = 0
             repeat {
                 let chunk = keys[index..<min(keys.count, index + options.batchEvents)]
+                let first = index == 0
                 try transaction { () throws(SQLiteError) in
+                    if first {
+                        for table in tables {
+                            try db.execute("DELETE FROM main.\(Rebuild.quote(table))")
+                        }
+                    }
                     let failuresBefore = state.report.failures
                     for key in chunk { try refresh(state, key: key, firstPosition: end, lastPosition: end) }
                     if !state.endpoints.isEmpty {

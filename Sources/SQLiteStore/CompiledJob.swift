@@ -125,6 +125,15 @@ public final class CompiledJob {
         }
     }
 
+    /// The tables a job's `@setup` creates, found by running it in an empty in-memory database
+    /// (empty when it cannot run there, e.g. when it refers to an attached database).
+    public static func tablesCreated(by definition: JobDefinition) -> [String] {
+        guard let setup = definition.setup, let scratch = try? Database(path: ":memory:") else { return [] }
+        guard (try? scratch.executeAll(setup.text)) != nil else { return [] }
+        let rows = (try? scratch.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")) ?? []
+        return rows.compactMap { $0[0].string }
+    }
+
     /// The file line of a byte offset inside a section.
     static func line(of offset: Int, in section: SQLSection) -> Int {
         var line = section.line

@@ -137,6 +137,38 @@ import Testing
     }
 }
 
+extension RefreshTests {
+    /// Found by the crash soak: an initialization killed halfway left rows of keys that were
+    /// deleted before the next attempt, and the next attempt refreshed only existing keys.
+    @Test func anInterruptedInitializationLeavesNoStaleRows() throws {
+        let f = try Fixture(jobs: [
+            "things": """
+            -- on: PING key: aggregateId
+            -- @setup
+            CREATE TABLE IF NOT EXISTS source(id INTEGER PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS refreshes(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+            -- @refresh
+            DELETE FROM refreshes WHERE key = :key;
+            INSERT INTO refreshes(key, n) SELECT :key, 1 FROM source WHERE id = :key;
+            -- @keys
+            SELECT id FROM source
+            """
+        ])
+        // Given what a killed first run leaves: rows of its first chunk, no checkpoint,
+        try f.execute(
+            """
+            CREATE TABLE source(id INTEGER PRIMARY KEY);
+            INSERT INTO source VALUES(1), (2);
+            CREATE TABLE refreshes(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+            INSERT INTO refreshes VALUES('1', 1), ('9', 1);
+            """)
+        // when key 9 no longer exists and the job initializes again,
+        try f.run()
+        // then only existing keys have rows.
+        #expect(try f.rows("SELECT key FROM refreshes ORDER BY key") == [["1"], ["2"]])
+    }
+}
+
 @Suite struct ApplyTests {
     @Test func eachEventIsAppliedExactlyOnceAcrossRuns() throws {
         let f = try Fixture()
