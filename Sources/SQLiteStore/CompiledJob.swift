@@ -130,7 +130,9 @@ public final class CompiledJob {
     public static func tablesCreated(by definition: JobDefinition) -> [String] {
         guard let setup = definition.setup, let scratch = try? Database(path: ":memory:") else { return [] }
         guard (try? scratch.executeAll(setup.text)) != nil else { return [] }
-        let rows = (try? scratch.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")) ?? []
+        let rows =
+            (try? scratch.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
+            ?? []
         return rows.compactMap { $0[0].string }
     }
 

@@ -106,7 +106,6 @@ import Testing
             "things": """
             -- on: PING key: aggregateId
             -- @setup
-            CREATE TABLE IF NOT EXISTS source(id INTEGER PRIMARY KEY);
             CREATE TABLE IF NOT EXISTS refreshes(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
             -- @refresh
             INSERT INTO refreshes(key, n) VALUES(:key, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1;
@@ -145,7 +144,6 @@ extension RefreshTests {
             "things": """
             -- on: PING key: aggregateId
             -- @setup
-            CREATE TABLE IF NOT EXISTS source(id INTEGER PRIMARY KEY);
             CREATE TABLE IF NOT EXISTS refreshes(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
             -- @refresh
             DELETE FROM refreshes WHERE key = :key;
