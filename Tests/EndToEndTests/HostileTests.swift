@@ -127,4 +127,51 @@ import Webhooks
         let db = try Database(path: mountPoint + "/p.db")
         #expect(try db.rows("SELECT count(*) FROM rows")[0][0].int == 4000)
     }
+
+    /// A segment that cannot be read (here a directory where a file should be): a clear error,
+    /// nothing committed.
+    @Test func anUnreadableJournalIsAClearError() throws {
+        let w = try Workspace()
+        try FileManager.default.createDirectory(
+            atPath: w.dir.file("journal/00000000000000000000.jsonl"), withIntermediateDirectories: true)
+        let outcome = try ChildProcess.run(
+            [
+                "run", "--database", w.dir.file("p.db"), "--journal", w.dir.file("journal"), "--jobs-dir",
+                w.dir.file("jobs"),
+            ])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("cannot read journal file"), "\(outcome.stderr)")
+    }
+
+    /// The lock file must not be followed through a symlink someone planted.
+    @Test func aSymlinkedLockFileIsRefused() throws {
+        let w = try Workspace()
+        try FileManager.default.createSymbolicLink(
+            atPath: w.dir.file("p.db.lock"), withDestinationPath: w.dir.file("elsewhere"))
+        let outcome = try w.run()
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("cannot take the lock"), "\(outcome.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: w.dir.file("elsewhere")))
+    }
+
+    /// The database (and so its lock file) in a read-only directory: a clear error.
+    @Test func aReadOnlyLockDirectoryIsAClearError() throws {
+        guard getuid() == 0 else {
+            print("skipping the read-only directory check: mounting needs root")
+            return
+        }
+        let w = try Workspace()
+        let mountPoint = w.dir.file("readonly")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        #expect(try ChildProcess.shell("mount -t tmpfs -o ro,size=1m tmpfs \(mountPoint)") == 0)
+        defer { _ = try? ChildProcess.shell("umount \(mountPoint)") }
+        let outcome = try ChildProcess.run(
+            [
+                "run", "--database", mountPoint + "/p.db", "--journal", w.dir.file("journal.jsonl"), "--jobs-dir",
+                w.dir.file("jobs"),
+            ])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("cannot take the lock"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("Read-only file system"))
+    }
 }
