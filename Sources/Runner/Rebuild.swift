@@ -79,7 +79,10 @@ public struct Rebuild {
         }
         var scratchOptions = options
         scratchOptions.databasePath = scratch
-        scratchOptions.attachments.append(Attachment(name: "projector_live", path: options.databasePath))
+        if ProjectionRun.exists(options.databasePath) {
+            // Other jobs' tables stay readable during the build (a first rebuild has none yet).
+            scratchOptions.attachments.append(Attachment(name: "projector_live", path: options.databasePath))
+        }
         scratchOptions.selectedJobs = [job]
         scratchOptions.endpoints = []
         scratchOptions.lockHeld = false
