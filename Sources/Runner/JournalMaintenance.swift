@@ -29,13 +29,7 @@ public enum JournalMaintenance {
     public static func check(
         journalPath: String, jobs: [JobDefinition], maxLineBytes: Int = 1 << 20, maxDepth: Int = 64
     ) throws(RunError) -> CheckReport {
-        let journal: Journal
-        do {
-            journal = try Journal(path: journalPath)
-        } catch {
-            if case .notFound = error { throw .missingPath(what: "the journal", path: journalPath) }
-            throw .journal(error)
-        }
+        let journal = try Journal.opened(journalPath)
         var report = CheckReport()
         let scanner = EventScanner(maxDepth: maxDepth)
         var router = EventRouter(jobs: jobs)
@@ -97,13 +91,7 @@ public enum JournalMaintenance {
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
         let lock = try RunLock(path: options.lockPath, wait: options.waitForLock)
         defer { withExtendedLifetime(lock) {} }
-        let journal: Journal
-        do {
-            journal = try Journal(path: options.journalPath)
-        } catch {
-            if case .notFound = error { throw .missingPath(what: "the journal", path: options.journalPath) }
-            throw .journal(error)
-        }
+        let journal = try Journal.opened(options.journalPath)
         guard journal.isDirectory else {
             throw .configuration("prune works on a directory of segments; \(options.journalPath) is a single file")
         }

@@ -123,12 +123,7 @@ public final class ProjectionRun {
     }
 
     func openJournal() throws(RunError) -> Journal {
-        do {
-            return try Journal(path: options.journalPath)
-        } catch {
-            if case .notFound = error { throw .missingPath(what: "the journal", path: options.journalPath) }
-            throw .journal(error)
-        }
+        try Journal.opened(options.journalPath)
     }
 
     func openDatabase() throws(RunError) {

@@ -59,13 +59,7 @@ public struct StatusReport: Codable, Sendable {
     /// Reads the status. The database is opened read-only; a missing one reads as "never run".
     public static func load(options: RunOptions) throws(RunError) -> StatusReport {
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
-        let journal: Journal
-        do {
-            journal = try Journal(path: options.journalPath)
-        } catch {
-            if case .notFound = error { throw .missingPath(what: "the journal", path: options.journalPath) }
-            throw .journal(error)
-        }
+        let journal = try Journal.opened(options.journalPath)
         let end: Int
         do {
             end = try journal.lastLineBoundary()
