@@ -29,6 +29,9 @@ public final class QaHubSimulator {
         self.journal = journal
         rng = SplitMix64(seed: seed)
         try db.execute(WriteModel.schema)
+        // Event ids stay unique across simulator instances (a later process resumes the count).
+        try db.execute("CREATE TABLE IF NOT EXISTS simulator_state(name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        eventNumber = try db.rows("SELECT value FROM simulator_state WHERE name = 'events'").first?.first?.int ?? 0
         for table in ["projects", "repositories", "test_cases", "test_runs", "test_run_results", "bug_budgets"] {
             ids[table] = Int64(try db.rows("SELECT coalesce(max(id), 0) FROM \(table)").first?.first?.int ?? 0)
         }
@@ -73,8 +76,7 @@ public final class QaHubSimulator {
             for _ in 0..<10 { try createTestCase(project) }
             try createBudget(project)
         }
-        try db.execute("COMMIT")
-        try flush()
+        try commitAndFlush()
     }
 
     /// Performs operations until `count` more events were appended; commits every `chunk` operations.
@@ -87,8 +89,7 @@ public final class QaHubSimulator {
                 try step()
                 inChunk += 1
             }
-            try db.execute("COMMIT")
-            try flush()
+            try commitAndFlush()
         }
     }
 
@@ -99,7 +100,13 @@ public final class QaHubSimulator {
 
     var pendingEvents = 0
 
-    func flush() throws {
+    /// Commits the write model's transaction (with the event counter), then appends its events:
+    /// the API's order, database first, journal second.
+    func commitAndFlush() throws {
+        try db.run(
+            "INSERT INTO simulator_state(name, value) VALUES('events', ?1) ON CONFLICT(name) DO UPDATE SET value = ?1",
+            [.integer(Int64(eventNumber))])
+        try db.execute("COMMIT")
         try journal.append(lines: pending)
         pending.removeAll(keepingCapacity: true)
         events += pendingEvents
