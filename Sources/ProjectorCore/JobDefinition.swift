@@ -65,22 +65,35 @@ public struct EventPattern: Sendable, Equatable, CustomStringConvertible {
 
     public func matches(_ type: String) -> Bool {
         guard text.contains("*") else { return text == type }
-        return Self.glob(Array(text.utf8)[...], Array(type.utf8)[...])
+        return Self.glob(Array(text.utf8), Array(type.utf8))
     }
 
-    static func glob(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
-        guard let first = pattern.first else { return text.isEmpty }
-        if first == UInt8(ascii: "*") {
-            let rest = pattern.dropFirst()
-            var t = text
-            while true {
-                if glob(rest, t) { return true }
-                if t.isEmpty { return false }
-                t = t.dropFirst()
+    /// Glob matching with `*` only, in O(pattern × text): on a mismatch it resumes after the last
+    /// star instead of backtracking through every earlier one (a pattern such as `A*A*A*A*B` would
+    /// otherwise take exponential time, as fuzzing the job-file parser showed).
+    static func glob(_ pattern: [UInt8], _ text: [UInt8]) -> Bool {
+        var p = 0
+        var t = 0
+        var star = -1
+        var resume = 0
+        while t < text.count {
+            if p < pattern.count && pattern[p] == UInt8(ascii: "*") {
+                star = p
+                resume = t
+                p += 1
+            } else if p < pattern.count && pattern[p] == text[t] {
+                p += 1
+                t += 1
+            } else if star >= 0 {
+                p = star + 1
+                resume += 1
+                t = resume
+            } else {
+                return false
             }
         }
-        guard let c = text.first, c == first else { return false }
-        return glob(pattern.dropFirst(), text.dropFirst())
+        while p < pattern.count && pattern[p] == UInt8(ascii: "*") { p += 1 }
+        return p == pattern.count
     }
 }
 

@@ -208,3 +208,15 @@ import Testing
         #expect(sizer.size == 20_000)
     }
 }
+
+@Suite struct GlobRegressionTests {
+    /// Found by fuzzing the job-file parser: many stars made matching exponential.
+    @Test func manyStarsMatchInLinearTime() {
+        let pattern = EventPattern(String(repeating: "A*", count: 40) + "B")
+        let type = String(repeating: "A", count: 200)
+        let started = ContinuousClock.now
+        #expect(!pattern.matches(type))
+        #expect(EventPattern(String(repeating: "A*", count: 40)).matches(type))
+        #expect(ContinuousClock.now - started < .seconds(1))
+    }
+}
