@@ -101,9 +101,9 @@ struct ScanState {
 
     /// Scans the top-level object and records the fields of the journal contract.
     mutating func scanEventObject(into fields: inout EventFields) throws(RejectReason) {
-        var recorder = FieldRecorder(bytes: bytes, fields: fields)
-        try scanObject(depth: 1, recorder: &recorder)
-        fields = recorder.fields
+        try withUnsafeMutablePointer(to: &fields) { (pointer) throws(RejectReason) in
+            try scanObject(depth: 1, fields: pointer)
+        }
     }
 
     /// Scans any JSON value starting at `index`. `depth` is the nesting level of the container holding it.
@@ -115,8 +115,7 @@ struct ScanState {
             return (.string, try scanString())
         case UInt8(ascii: "{"):
             guard depth < maxDepth else { throw .tooDeep(offset: index, limit: maxDepth) }
-            var ignore = IgnoreMembers()
-            try scanObject(depth: depth + 1, recorder: &ignore)
+            try scanObject(depth: depth + 1, fields: nil)
             return (.object, ByteSpan(start: start, end: index))
         case UInt8(ascii: "["):
             guard depth < maxDepth else { throw .tooDeep(offset: index, limit: maxDepth) }
@@ -157,9 +156,9 @@ struct ScanState {
         index += length
     }
 
-    /// Scans an object at nesting level `depth`, handing each member to `recorder` (specialized
-    /// per recorder, so nested objects pay nothing for the top level's field matching).
-    mutating func scanObject<R: MemberRecorder>(depth: Int, recorder: inout R) throws(RejectReason) {
+    /// Scans an object at nesting level `depth`; members of the event object (`fields` not nil)
+    /// are recorded, nested objects' only validated.
+    mutating func scanObject(depth: Int, fields: UnsafeMutablePointer<EventFields>?) throws(RejectReason) {
         index += 1
         skipWhitespace()
         if index < count, bytes[index] == UInt8(ascii: "}") {
@@ -175,7 +174,7 @@ struct ScanState {
             index += 1
             skipWhitespace()
             let (kind, span) = try scanValue(depth: depth)
-            recorder.member(key: key, kind: kind, span: span)
+            if let fields { FieldRecorder.record(key: key, kind: kind, span: span, in: bytes, to: fields) }
             skipWhitespace()
             guard index < count else { throw invalid("unterminated object") }
             let c = bytes[index]
@@ -352,46 +351,36 @@ struct ScanState {
     }
 }
 
-/// Receives the members of an object as the scanner meets them.
-protocol MemberRecorder {
-    mutating func member(key: ByteSpan, kind: JSONKind, span: ByteSpan)
-}
-
-/// Nested objects: members are validated, not recorded.
-struct IgnoreMembers: MemberRecorder {
+/// Records the members of the event object that the journal contract names (a later duplicate
+/// key wins).
+enum FieldRecorder {
     @inline(__always)
-    mutating func member(key: ByteSpan, kind: JSONKind, span: ByteSpan) {}
-}
-
-/// The event object: records the fields of the journal contract (a later duplicate key wins).
-struct FieldRecorder: MemberRecorder {
-    let bytes: UnsafePointer<UInt8>
-    var fields: EventFields
-
-    @inline(__always)
-    mutating func member(key: ByteSpan, kind: JSONKind, span: ByteSpan) {
+    static func record(
+        key: ByteSpan, kind: JSONKind, span: ByteSpan, in bytes: UnsafePointer<UInt8>,
+        to fields: UnsafeMutablePointer<EventFields>
+    ) {
         switch EventField.match(key, in: bytes) {
         case .type?:
-            fields.type = span
-            fields.typeKind = kind
+            fields.pointee.type = span
+            fields.pointee.typeKind = kind
         case .aggregateType?:
-            fields.aggregateType = span
-            fields.aggregateTypeKind = kind
+            fields.pointee.aggregateType = span
+            fields.pointee.aggregateTypeKind = kind
         case .aggregateId?:
-            fields.aggregateId = span
-            fields.aggregateIdKind = kind
+            fields.pointee.aggregateId = span
+            fields.pointee.aggregateIdKind = kind
         case .id?:
-            fields.id = span
-            fields.idKind = kind
+            fields.pointee.id = span
+            fields.pointee.idKind = kind
         case .occurredAt?:
-            fields.occurredAt = span
-            fields.occurredAtKind = kind
+            fields.pointee.occurredAt = span
+            fields.pointee.occurredAtKind = kind
         case .data?:
-            fields.data = span
-            fields.dataKind = kind
+            fields.pointee.data = span
+            fields.pointee.dataKind = kind
         case .metadata?:
-            fields.metadata = span
-            fields.metadataKind = kind
+            fields.pointee.metadata = span
+            fields.pointee.metadataKind = kind
         case nil:
             break
         }
