@@ -67,7 +67,16 @@ import Webhooks
         let w = try Workspace()
         try w.append(30_000)
         let child = try ChildProcess(["run", "--batch-events", "100"] + w.flags)
-        usleep(300_000)
+        // Wait until batches are committing (a slow start, e.g. under a sanitizer, must not
+        // turn this into a kill before the handlers are installed).
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let committed =
+                (try? Database(path: w.dir.file("p.db")).rows(
+                    "SELECT count(*) FROM projector_checkpoints"))?.first?.first?.int ?? 0
+            if committed > 0 { break }
+            usleep(20_000)
+        }
         kill(child.pid, SIGTERM)
         let outcome = child.wait()
         #expect(!outcome.signaled)
