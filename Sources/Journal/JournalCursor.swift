@@ -34,8 +34,7 @@ public final class JournalCursor {
 
     let journal: Journal
     let limit: Int
-    let maxLineBytes: Int
-    public var maxLineBytesLimit: Int { maxLineBytes }
+    public let maxLineBytes: Int
     /// Global position of the next unread line.
     public private(set) var position: Int
 

@@ -2,12 +2,10 @@
 ///
 /// Event types are few and repeat endlessly, so the answer is cached per type name.
 public struct EventRouter: Sendable {
-    /// For one job: the key sources of every `on:` line matching the type (several lines may match).
-    public typealias Routes = [(job: Int, keys: [KeySource])]
-
     public let jobs: [JobDefinition]
     private var cache: [String: [Route]] = [:]
 
+    /// For one job: the key sources of every `on:` line matching the type (several lines may match).
     public struct Route: Sendable {
         public var job: Int
         public var keys: [KeySource]

@@ -28,8 +28,6 @@ final class Batch {
     /// Positions covered: `start..<end`.
     var start = 0
     var end = 0
-    /// Lines read (accepted or not).
-    var lines = 0
 
     init(capacity: Int) {
         arena = ByteArena(capacity: capacity)
@@ -43,7 +41,6 @@ final class Batch {
         jobRejects.removeAll(keepingCapacity: true)
         start = position
         end = position
-        lines = 0
     }
 
     var isEmpty: Bool { end == start }

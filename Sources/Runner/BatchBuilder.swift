@@ -27,7 +27,6 @@ public struct BatchBuilder {
                 batch.end = cursor.position
                 return false
             }
-            batch.lines += 1
             switch item {
             case .line(let position, let length, let bytes):
                 add(line: bytes, position: position, length: length, to: batch)
@@ -35,7 +34,7 @@ public struct BatchBuilder {
                 batch.rejects.append(
                     Reject(
                         position: position, length: length,
-                        reason: .tooLong(length: length - 1, limit: cursor.maxLineBytesLimit), excerpt: excerpt
+                        reason: .tooLong(length: length - 1, limit: cursor.maxLineBytes), excerpt: excerpt
                     )
                 )
             case .unterminated(let position, let length, let segment, let excerpt):

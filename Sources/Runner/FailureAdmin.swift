@@ -64,20 +64,19 @@ public struct FailureAdmin {
     /// applied (the key goes on with new events).
     public func discard(job: String?, key: String?, onlyDead: Bool) throws(RunError) -> Int {
         do {
-            try db.execute("BEGIN IMMEDIATE")
-            let matching = try db.rows(
-                """
-                SELECT job, key FROM projector_failures
-                WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 = 0 OR state = 'dead')
-                """, [SQLValue(job), SQLValue(key), SQLValue(onlyDead ? 1 : 0)])
-            let store = RunnerStore(db: db)
-            for row in matching {
-                try store.clearFailure(job: row[0].string ?? "", key: row[1].string ?? "")
+            return try db.transaction { () throws(SQLiteError) in
+                let matching = try db.rows(
+                    """
+                    SELECT job, key FROM projector_failures
+                    WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 = 0 OR state = 'dead')
+                    """, [SQLValue(job), SQLValue(key), SQLValue(onlyDead ? 1 : 0)])
+                let store = RunnerStore(db: db)
+                for row in matching {
+                    try store.clearFailure(job: row[0].string ?? "", key: row[1].string ?? "")
+                }
+                return matching.count
             }
-            try db.execute("COMMIT")
-            return matching.count
         } catch {
-            try? db.execute("ROLLBACK")
             throw RunError.from(error)
         }
     }

@@ -17,7 +17,6 @@ public enum Metrics {
                 """
                 CREATE TABLE IF NOT EXISTS projector_metrics(name TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '',
                     value REAL NOT NULL, PRIMARY KEY(name, labels)) WITHOUT ROWID;
-                BEGIN IMMEDIATE;
                 """)
             func add(_ name: String, _ labels: String = "", _ value: Double) throws(SQLiteError) {
                 try db.run(
@@ -33,20 +32,21 @@ public enum Metrics {
                     ON CONFLICT(name, labels) DO UPDATE SET value = ?2
                     """, [.text(name), .real(value)])
             }
-            try add("projector_events_processed_total", "", Double(report.events))
-            try add("projector_rejects_total", "", Double(report.rejects))
-            try add("projector_failed_attempts_total", "", Double(report.failures))
-            try add("projector_runs_total", #"outcome="\#(exitCode == 0 ? "ok" : "failures")""#, 1)
-            let d = report.deliveries
-            try add("projector_webhook_deliveries_total", #"result="delivered""#, Double(d.delivered))
-            try add("projector_webhook_deliveries_total", #"result="retry""#, Double(d.retrying))
-            try add("projector_webhook_deliveries_total", #"result="dead""#, Double(d.dead))
-            try add("projector_webhook_deliveries_total", #"result="disabled""#, Double(d.disabled))
-            try set("projector_last_run_duration_seconds", report.duration)
-            try set("projector_last_run_exit_code", Double(exitCode))
-            try set("projector_last_run_timestamp_seconds", now)
-            if exitCode == 0 { try set("projector_last_success_timestamp_seconds", now) }
-            try db.execute("COMMIT")
+            try db.transaction { () throws(SQLiteError) in
+                try add("projector_events_processed_total", "", Double(report.events))
+                try add("projector_rejects_total", "", Double(report.rejects))
+                try add("projector_failed_attempts_total", "", Double(report.failures))
+                try add("projector_runs_total", #"outcome="\#(exitCode == 0 ? "ok" : "failures")""#, 1)
+                let d = report.deliveries
+                try add("projector_webhook_deliveries_total", #"result="delivered""#, Double(d.delivered))
+                try add("projector_webhook_deliveries_total", #"result="retry""#, Double(d.retrying))
+                try add("projector_webhook_deliveries_total", #"result="dead""#, Double(d.dead))
+                try add("projector_webhook_deliveries_total", #"result="disabled""#, Double(d.disabled))
+                try set("projector_last_run_duration_seconds", report.duration)
+                try set("projector_last_run_exit_code", Double(exitCode))
+                try set("projector_last_run_timestamp_seconds", now)
+                if exitCode == 0 { try set("projector_last_success_timestamp_seconds", now) }
+            }
         } catch {
             throw RunError.from(error)
         }

@@ -71,14 +71,7 @@ extension ProjectionRun {
     }
 
     func savepoint(_ body: () throws(SQLiteError) -> Void) throws(SQLiteError) {
-        try db.execute("SAVEPOINT projector_key")
-        do {
-            try body()
-        } catch {
-            try db.execute("ROLLBACK TO projector_key; RELEASE projector_key")
-            throw error
-        }
-        try db.execute("RELEASE projector_key")
+        try db.savepoint { () throws(SQLiteError) in try body() }
     }
 
     /// Errors that belong to one key's SQL (a constraint, a failing expression, a missing row),

@@ -500,16 +500,7 @@ public final class ProjectionRun {
     // MARK: Plumbing
 
     func transaction(_ body: () throws(SQLiteError) -> Void) throws(RunError) {
-        try sqlite { () throws(SQLiteError) in
-            try db.execute("BEGIN IMMEDIATE")
-            do throws(SQLiteError) {
-                try body()
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
-            }
-        }
+        try sqlite { () throws(SQLiteError) in try db.transaction { () throws(SQLiteError) in try body() } }
     }
 
     func sqlite<T>(_ body: () throws(SQLiteError) -> T) throws(RunError) -> T {

@@ -41,8 +41,7 @@ public struct WebhookDispatcher {
         }
         let results = transport.perform(requests, budget: budget)
         let now = clock.now()
-        try store.db.execute("BEGIN IMMEDIATE")
-        do throws(SQLiteError) {
+        try store.db.transaction { () throws(SQLiteError) in
             var disabled: Set<String> = []
             for (row, result) in zip(due, results) {
                 guard let endpoint = endpoints[row.endpoint] else { continue }
@@ -99,10 +98,6 @@ public struct WebhookDispatcher {
                         metadata: ["endpoint": "\(row.endpoint)"])
                 }
             }
-            try store.db.execute("COMMIT")
-        } catch {
-            try? store.db.execute("ROLLBACK")
-            throw error
         }
         report.seconds = Monotonic.now() - started
         return report

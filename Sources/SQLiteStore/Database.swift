@@ -173,9 +173,9 @@ public final class Database {
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Runs `body` in a `BEGIN IMMEDIATE` transaction: committed when it returns, rolled back when it throws.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    public func transaction<T>(_ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
         try execute("BEGIN IMMEDIATE")
-        do {
+        do throws(SQLiteError) {
             let value = try body()
             try execute("COMMIT")
             return value
@@ -186,15 +186,16 @@ public final class Database {
     }
 
     /// Runs `body` inside a savepoint: released when it returns, rolled back (alone) when it throws.
-    public func savepoint<T>(_ name: String = "projector_key", _ body: () throws -> T) throws -> T {
+    public func savepoint<T>(_ name: String = "projector_key", _ body: () throws(SQLiteError) -> T) throws(SQLiteError)
+        -> T
+    {
         try execute("SAVEPOINT \(name)")
-        do {
+        do throws(SQLiteError) {
             let value = try body()
             try execute("RELEASE \(name)")
             return value
         } catch {
-            try? execute("ROLLBACK TO \(name)")
-            try? execute("RELEASE \(name)")
+            try execute("ROLLBACK TO \(name); RELEASE \(name)")
             throw error
         }
     }

@@ -135,10 +135,6 @@ public final class RunnerStore {
         try statement.run()
     }
 
-    public func deleteCheckpoint(job: String) throws(SQLiteError) {
-        try db.run("DELETE FROM projector_checkpoints WHERE job = ?", [.text(job)])
-    }
-
     // MARK: Runs
 
     public func beginRun(now: Double, from position: Int) throws(SQLiteError) -> Int {

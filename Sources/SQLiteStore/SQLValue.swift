@@ -44,11 +44,6 @@ public enum SQLValue: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
-    public init(stringLiteral value: String) { self = .text(value) }
-    public init(integerLiteral value: Int64) { self = .integer(value) }
-}
-
 extension SQLValue {
     public init(_ value: Int) { self = .integer(Int64(value)) }
     public init(_ value: String?) { self = value.map { .text($0) } ?? .null }
