@@ -6,13 +6,14 @@ let package = Package(
     name: "projector-fuzz",
     dependencies: [.package(name: "projector", path: "..")],
     targets: [
+        .target(name: "FuzzDriver"),
         .executableTarget(
             name: "fuzz-scanner",
-            dependencies: [.product(name: "ProjectorCore", package: "projector")]
+            dependencies: ["FuzzDriver", .product(name: "ProjectorCore", package: "projector")]
         ),
         .executableTarget(
             name: "fuzz-jobfile",
-            dependencies: [.product(name: "ProjectorCore", package: "projector")]
+            dependencies: ["FuzzDriver", .product(name: "ProjectorCore", package: "projector")]
         ),
     ],
     swiftLanguageModes: [.v6]
