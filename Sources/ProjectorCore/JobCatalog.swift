@@ -64,3 +64,28 @@ public struct JobCatalog: Sendable {
 
     private init(ordered: [JobDefinition]) { self.jobs = ordered }
 }
+
+extension JobCatalog {
+    /// The named jobs and every job they depend on through `after:`, transitively: a dependent job
+    /// reads its upstream jobs' tables, so running it alone would compute from stale rows.
+    public func closingOverUpstreams(_ names: [String]) -> [String] {
+        var wanted = Set(names)
+        var pending = names
+        while let name = pending.popLast() {
+            for dependency in self[name]?.after ?? [] where wanted.insert(dependency).inserted {
+                pending.append(dependency)
+            }
+        }
+        return jobs.map(\.name).filter { wanted.contains($0) }
+    }
+
+    /// The jobs that `name` depends on through `after:`, transitively.
+    public func upstreams(of name: String) -> Set<String> {
+        var found: Set<String> = []
+        var pending = self[name]?.after ?? []
+        while let next = pending.popLast() {
+            if found.insert(next).inserted { pending += self[next]?.after ?? [] }
+        }
+        return found
+    }
+}

@@ -20,14 +20,48 @@ extension ProjectionRun {
 
     /// Applies one key's events in journal order. When event k fails, the events before it are kept,
     /// k and everything after it are held back and the key is parked, so order is never broken.
-    func apply(_ state: JobState, key: String, events: [Int32], batch: Batch) throws(SQLiteError) {
+    ///
+    /// An event whose key failed in a job this one runs after (`taint`) is held back the same way,
+    /// with everything after it, until that upstream failure is cleared.
+    func apply(
+        _ state: JobState, key: String, events: [Int32], batch: Batch, taint: [Int32: [FailureKey]] = [:]
+    ) throws(SQLiteError) {
         let job = state.definition.name
+        var waits: Set<FailureKey> = []
+        var firstWaiting: Int?
+        if !taint.isEmpty {
+            for (k, index) in events.enumerated() {
+                let marks = self.waits(of: state, event: index, taint: taint)
+                if !marks.isEmpty {
+                    firstWaiting = firstWaiting ?? k
+                    waits.formUnion(marks)
+                }
+            }
+        }
         if failures[FailureKey(job: job, key: key)] != nil {
             for index in events {
                 let event = batch.events[Int(index)]
                 try store.hold(job: job, key: key, position: event.position, length: event.length)
             }
             state.report.held += events.count
+            if !waits.isEmpty, let first = events.first, let last = events.last {
+                try recordWait(
+                    state, key: key, first: batch.events[Int(first)].position,
+                    last: batch.events[Int(last)].position, waits: waits)
+            }
+            return
+        }
+        if let firstWaiting, let last = events.last {
+            if firstWaiting > 0 { try apply(state, key: key, events: Array(events[..<firstWaiting]), batch: batch) }
+            let held = events[firstWaiting...]
+            for index in held {
+                let event = batch.events[Int(index)]
+                try store.hold(job: job, key: key, position: event.position, length: event.length)
+            }
+            state.report.held += held.count
+            try recordWait(
+                state, key: key, first: batch.events[Int(events[firstWaiting])].position,
+                last: batch.events[Int(last)].position, waits: waits)
             return
         }
         var failedAt = 0
@@ -93,6 +127,8 @@ extension ProjectionRun {
                 lastPosition: last, error: "", nextAttemptAt: now
             )
         record.attempts += 1
+        // Its own SQL failed: it waits only for upstream failures still open, and backs off.
+        record.waitsFor = record.waitsFor.filter { failures[$0] != nil }
         record.lastPosition = max(record.lastPosition, last)
         record.firstPosition = state.definition.mode == .apply ? first : min(record.firstPosition, first)
         record.error = error.description
@@ -125,15 +161,25 @@ extension ProjectionRun {
     // MARK: Retries
 
     /// Tries again every failure whose backoff has passed (dead ones wait for an operator).
-    func retryDueFailures() throws(RunError) {
+    ///
+    /// Jobs go in dependency order, so a key that waited for an upstream failure is redone right
+    /// after that failure cleared (whatever its own backoff); it keeps waiting while it is open.
+    /// `onlyWaiting` limits the pass to such keys (after the stream, for upstream keys that a new
+    /// event fixed).
+    func retryDueFailures(onlyWaiting: Bool = false) throws(RunError) {
         let now = clock.now()
-        let due = failures.values.filter { $0.state != .dead && $0.nextAttemptAt <= now }
-            .sorted { ($0.job, $0.key) < ($1.job, $1.key) }
+        let order = Dictionary(states.enumerated().map { ($1.definition.name, $0) }, uniquingKeysWith: min)
+        let due = failures.values.filter {
+            $0.state != .dead && (!$0.waitsFor.isEmpty || (!onlyWaiting && $0.nextAttemptAt <= now))
+        }
+        .sorted { (order[$0.job] ?? 0, $0.key) < (order[$1.job] ?? 0, $1.key) }
         var index = 0
         while index < due.count {
             let chunk = due[index..<min(due.count, index + 500)]
             try transaction { () throws(SQLiteError) in
-                for failure in chunk {
+                for listed in chunk {
+                    guard let failure = failures[FailureKey(job: listed.job, key: listed.key)], !isWaiting(failure)
+                    else { continue }
                     guard let state = states.first(where: { $0.definition.name == failure.job }) else { continue }
                     switch state.definition.mode {
                     case .refresh:

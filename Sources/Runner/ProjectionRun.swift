@@ -38,12 +38,15 @@ public final class ProjectionRun {
         var report: JobReport
         /// Webhook endpoints notified of this job's work.
         let endpoints: [String]
+        /// The jobs this one reads from (`after:`, transitively).
+        let upstreams: Set<String>
         var definition: JobDefinition { compiled.definition }
 
-        init(compiled: CompiledJob, position: Int, endpoints: [String]) {
+        init(compiled: CompiledJob, position: Int, endpoints: [String], upstreams: Set<String> = []) {
             self.compiled = compiled
             self.position = position
             self.endpoints = endpoints
+            self.upstreams = upstreams
             report = JobReport(
                 name: compiled.definition.name, mode: compiled.definition.mode.rawValue, fromPosition: position,
                 toPosition: position
@@ -55,7 +58,7 @@ public final class ProjectionRun {
     public func execute() throws(RunError) -> RunReport {
         let started = Monotonic.now()
         report.startedAt = clock.now()
-        let catalog = try selectedJobs()
+        let catalog = try selectedJobs(withUpstreams: options.includeUpstreamJobs)
         let lock =
             options.dryRun || options.lockHeld ? nil : try RunLock(path: options.lockPath, wait: options.waitForLock)
         defer { withExtendedLifetime(lock) {} }
@@ -73,8 +76,10 @@ public final class ProjectionRun {
             report.runID = runID
             logger[metadataKey: "run_id"] = "\(runID)"
             try initializeNewRefreshJobs()
+            alignDependentJobs()
             try retryDueFailures()
             try stream(started: started)
+            try retryDueFailures(onlyWaiting: true)
             try notifyAndDeliver()
         }
         report.jobs = states.map(\.report)
@@ -109,7 +114,7 @@ public final class ProjectionRun {
 
     // MARK: Setting up
 
-    func selectedJobs() throws(RunError) -> JobCatalog {
+    func selectedJobs(withUpstreams: Bool = false) throws(RunError) -> JobCatalog {
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
         guard let names = options.selectedJobs else { return catalog }
         let (selected, unknown) = catalog.selecting(names)
@@ -119,7 +124,15 @@ public final class ProjectionRun {
                     + catalog.jobs.map(\.name).joined(separator: ", ")
             )
         }
-        return selected
+        guard withUpstreams else { return selected }
+        let closed = catalog.closingOverUpstreams(names)
+        let added = closed.filter { !names.contains($0) }
+        if !added.isEmpty {
+            logger.notice(
+                "also running the jobs the selected ones depend on (after:)",
+                metadata: ["jobs": "\(added.joined(separator: ", "))"])
+        }
+        return catalog.selecting(closed).0
     }
 
     func openJournal() throws(RunError) -> Journal {
@@ -189,7 +202,7 @@ public final class ProjectionRun {
                     states.append(
                         JobState(
                             compiled: compiled, position: checkpoints[definition.name]?.position ?? 0,
-                            endpoints: endpoints))
+                            endpoints: endpoints, upstreams: catalog.upstreams(of: definition.name)))
                 } catch {
                     errors += error.errors
                 }
@@ -378,6 +391,8 @@ public final class ProjectionRun {
         var perJob = [[Int]](repeating: [], count: states.count)
         for (index, keyed) in batch.keyed.enumerated() { perJob[Int(keyed.job)].append(index) }
         report.timings.group += Monotonic.now() - groupStart
+        // Events whose key failed in a job that later jobs read from (`after:`).
+        var taint: [Int32: [FailureKey]] = [:]
 
         for job in active {
             let state = states[job]
@@ -390,15 +405,24 @@ public final class ProjectionRun {
             switch state.definition.mode {
             case .refresh:
                 var range: [String: (Int, Int)] = [:]
+                var waits: [String: Set<FailureKey>] = [:]
                 for index in mine {
                     let keyed = batch.keyed[index]
                     let p = batch.events[Int(keyed.event)].position
                     if let r = range[keyed.key] { range[keyed.key] = (r.0, p) } else { range[keyed.key] = (p, p) }
+                    if !taint.isEmpty {
+                        waits[keyed.key, default: []].formUnion(self.waits(of: state, event: keyed.event, taint: taint))
+                    }
                 }
                 batchKeys = EventBinder.sorted(range.keys)
                 report.timings.group += Monotonic.now() - groupStart
                 for key in batchKeys {
                     let (first, last) = range[key] ?? (position, position)
+                    let open = failures.isEmpty ? [] : openWaits(state, key: key, new: waits[key] ?? [])
+                    if !open.isEmpty {
+                        try recordWait(state, key: key, first: first, last: last, waits: open)
+                        continue
+                    }
                     try refresh(state, key: key, firstPosition: first, lastPosition: last)
                 }
             case .apply:
@@ -414,9 +438,10 @@ public final class ProjectionRun {
                 batchKeys = EventBinder.sorted(groups.keys)
                 report.timings.group += Monotonic.now() - groupStart
                 for key in batchKeys {
-                    try apply(state, key: key, events: groups[key] ?? [], batch: batch)
+                    try apply(state, key: key, events: groups[key] ?? [], batch: batch, taint: taint)
                 }
             }
+            markFailingEvents(of: state, indices: mine, batch: batch, into: &taint)
             let seen = batch.events.count - Self.firstIndex(in: batch.events, atOrAfter: position)
             state.report.events += seen
             try store.saveCheckpoint(

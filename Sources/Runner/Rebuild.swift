@@ -84,6 +84,7 @@ public struct Rebuild {
             scratchOptions.attachments.append(Attachment(name: "projector_live", path: options.databasePath))
         }
         scratchOptions.selectedJobs = [job]
+        scratchOptions.includeUpstreamJobs = false
         scratchOptions.endpoints = []
         scratchOptions.lockHeld = false
         scratchOptions.maxEvents = nil
@@ -128,7 +129,9 @@ public struct Rebuild {
                         )
                     }
                 }
-                for table in ["projector_checkpoints", "projector_failures", "projector_held_events"] {
+                for table in [
+                    "projector_checkpoints", "projector_failures", "projector_held_events", "projector_failure_waits",
+                ] {
                     try db.run("DELETE FROM main.\(table) WHERE job = ?", [.text(job)])
                     try db.run(
                         "INSERT INTO main.\(table) SELECT * FROM projector_rebuild.\(table) WHERE job = ?", [.text(job)]

@@ -10,6 +10,10 @@ public struct RunOptions: Sendable {
     public var attachments: [Attachment] = []
     /// Only these jobs (nil: all).
     public var selectedJobs: [String]?
+    /// Whether a selection also runs the jobs the selected ones depend on (`after:`), so that a
+    /// dependent job never reads an upstream table that lags behind it. Off only for the scratch
+    /// build of `rebuild`, which reads the upstream tables of the live database.
+    public var includeUpstreamJobs = true
 
     /// Upper bounds of one batch (one transaction).
     public var batchEvents = 20_000

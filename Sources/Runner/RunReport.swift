@@ -64,6 +64,8 @@ public struct JobReport: Codable, Sendable {
     public var failures: Int = 0
     /// Events held back behind a parked key.
     public var held: Int = 0
+    /// Keys held back because a key they read in an upstream job (`after:`) failed.
+    public var waiting: Int = 0
     public var rejects: Int = 0
     /// Keys touched (capped) and their total, for notifications.
     public var keys: [String] = []

@@ -72,6 +72,13 @@ public final class RunnerStore {
                 run_id INTEGER,
                 PRIMARY KEY(position, job)
             ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS projector_failure_waits(
+                job TEXT NOT NULL,
+                key TEXT NOT NULL,
+                upstream_job TEXT NOT NULL,
+                upstream_key TEXT NOT NULL,
+                PRIMARY KEY(job, key, upstream_job, upstream_key)
+            ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS projector_event_ids(
                 id TEXT PRIMARY KEY,
                 position INTEGER NOT NULL
@@ -227,6 +234,12 @@ public final class RunnerStore {
             )
             result[FailureKey(job: job, key: key)] = record
         }
+        for row in try db.rows("SELECT job, key, upstream_job, upstream_key FROM projector_failure_waits") {
+            guard let job = row[0].string, let key = row[1].string, let upstreamJob = row[2].string,
+                let upstreamKey = row[3].string
+            else { continue }
+            result[FailureKey(job: job, key: key)]?.waitsFor.insert(FailureKey(job: upstreamJob, key: upstreamKey))
+        }
         return result
     }
 
@@ -251,6 +264,23 @@ public final class RunnerStore {
         try statement.bind(.real(now), at: 9)
         try statement.bind(.real(failure.nextAttemptAt), at: 10)
         try statement.run()
+        let clearWaits = try cached("DELETE FROM projector_failure_waits WHERE job = ? AND key = ?")
+        try clearWaits.bind(text: failure.job, at: 1)
+        try clearWaits.bind(text: failure.key, at: 2)
+        try clearWaits.run()
+        for upstream in failure.waitsFor {
+            let wait = try cached(
+                """
+                INSERT OR IGNORE INTO projector_failure_waits(job, key, upstream_job, upstream_key)
+                VALUES(?, ?, ?, ?)
+                """
+            )
+            try wait.bind(text: failure.job, at: 1)
+            try wait.bind(text: failure.key, at: 2)
+            try wait.bind(text: upstream.job, at: 3)
+            try wait.bind(text: upstream.key, at: 4)
+            try wait.run()
+        }
     }
 
     public func clearFailure(job: String, key: String) throws(SQLiteError) {
@@ -262,6 +292,10 @@ public final class RunnerStore {
         try held.bind(text: job, at: 1)
         try held.bind(text: key, at: 2)
         try held.run()
+        let waits = try cached("DELETE FROM projector_failure_waits WHERE job = ? AND key = ?")
+        try waits.bind(text: job, at: 1)
+        try waits.bind(text: key, at: 2)
+        try waits.run()
     }
 
     /// Keeps an event of a parked key for later, in journal order.
@@ -349,6 +383,9 @@ public struct FailureRecord: Sendable, Equatable {
     public var lastPosition: Int
     public var error: String
     public var nextAttemptAt: Double
+    /// Upstream failures (of jobs this one runs `after:`) whose events produced this key: the key
+    /// is held back until each of them is cleared, then redone from the upstream's fixed rows.
+    public var waitsFor: Set<FailureKey> = []
 
     public init(
         job: String, key: String, state: FailureState, attempts: Int, firstPosition: Int, lastPosition: Int,
