@@ -116,6 +116,7 @@ public final class ProjectionRun {
 
     func selectedJobs(withUpstreams: Bool = false) throws(RunError) -> JobCatalog {
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
+        try options.checkEndpointJobs(catalog)
         guard let names = options.selectedJobs else { return catalog }
         let (selected, unknown) = catalog.selecting(names)
         if !unknown.isEmpty {

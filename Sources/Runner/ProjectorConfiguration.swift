@@ -15,6 +15,10 @@ public import Webhooks
 ///   "webhookBudgetSeconds": 15
 /// }
 /// ```
+///
+/// Loading is strict: malformed JSON is reported with its line and column, and an unknown key, a
+/// value out of range or an endpoint without exactly one secret source with its key path, so a
+/// typo never silently falls back to a default.
 public struct ProjectorConfiguration: Decodable, Sendable {
     public var database: String?
     public var journal: String?
@@ -22,6 +26,10 @@ public struct ProjectorConfiguration: Decodable, Sendable {
     public var attach: [String: String]?
     public var webhooks: [String: EndpointConfiguration]?
     public var webhookBudgetSeconds: Double?
+    /// The directory relative paths in the file resolve against ("" for the working directory).
+    public var directory = ""
+    /// Keys of the file's top-level object that mean nothing here.
+    var unknownKeys: [String] = []
 
     public struct EndpointConfiguration: Decodable, Sendable {
         public var url: String
@@ -36,76 +44,120 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         public var maxAttempts: Int?
         public var schedule: [Double]?
         public var allowHTTP: Bool?
+        var unknownKeys: [String] = []
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case url, secretEnv, secretFile, secretCredential, secret, jobs, timeoutSeconds, connectTimeoutSeconds,
+                maxAttempts, schedule, allowHTTP
+        }
+
+        public init(from decoder: any Decoder) throws {
+            unknownKeys = try ConfigurationKeys.unknown(in: decoder, known: CodingKeys.allCases)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            url = try c.decode(String.self, forKey: .url)
+            secretEnv = try c.decodeIfPresent(String.self, forKey: .secretEnv)
+            secretFile = try c.decodeIfPresent(String.self, forKey: .secretFile)
+            secretCredential = try c.decodeIfPresent(String.self, forKey: .secretCredential)
+            secret = try c.decodeIfPresent(String.self, forKey: .secret)
+            jobs = try c.decodeIfPresent([String].self, forKey: .jobs)
+            timeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .timeoutSeconds)
+            connectTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .connectTimeoutSeconds)
+            maxAttempts = try c.decodeIfPresent(Int.self, forKey: .maxAttempts)
+            schedule = try c.decodeIfPresent([Double].self, forKey: .schedule)
+            allowHTTP = try c.decodeIfPresent(Bool.self, forKey: .allowHTTP)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case database, journal, jobsDir, attach, webhooks, webhookBudgetSeconds
     }
 
     public init() {}
 
-    /// Reads a configuration file; errors name the file and what is wrong (exit 78).
+    public init(from decoder: any Decoder) throws {
+        unknownKeys = try ConfigurationKeys.unknown(in: decoder, known: CodingKeys.allCases)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        database = try c.decodeIfPresent(String.self, forKey: .database)
+        journal = try c.decodeIfPresent(String.self, forKey: .journal)
+        jobsDir = try c.decodeIfPresent(String.self, forKey: .jobsDir)
+        attach = try c.decodeIfPresent([String: String].self, forKey: .attach)
+        webhooks = try c.decodeIfPresent([String: EndpointConfiguration].self, forKey: .webhooks)
+        webhookBudgetSeconds = try c.decodeIfPresent(Double.self, forKey: .webhookBudgetSeconds)
+    }
+
+    /// Reads and checks a configuration file; errors name the file and the line and column or the
+    /// key path of every problem (exit 78).
     public static func load(path: String) throws(RunError) -> ProjectorConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .missingPath(what: "the configuration file", path: path)
         }
+        if let problem = ConfigurationKeys.syntaxProblem(Array(data)) {
+            throw .configuration("\(path):\(problem)")
+        }
+        var configuration: ProjectorConfiguration
         do {
-            return try JSONDecoder().decode(ProjectorConfiguration.self, from: data)
+            configuration = try JSONDecoder().decode(ProjectorConfiguration.self, from: data)
         } catch let DecodingError.keyNotFound(key, context) {
-            throw .configuration("\(path): missing key '\(Self.path(context.codingPath + [key]))'")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw .configuration("\(path): wrong type at '\(Self.path(context.codingPath))'")
-        } catch let DecodingError.dataCorrupted(context) {
+            throw .configuration("\(path): missing key '\(ConfigurationKeys.path(context.codingPath + [key]))'")
+        } catch let DecodingError.typeMismatch(type, context) {
             throw .configuration(
-                "\(path): not valid JSON \(Self.path(context.codingPath)) — \(context.debugDescription)")
+                "\(path): \(ConfigurationKeys.path(context.codingPath)): must be \(ConfigurationKeys.name(of: type))")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw .configuration(
+                "\(path): \(ConfigurationKeys.path(context.codingPath)): must be \(ConfigurationKeys.name(of: type)), "
+                    + "not null (leave the key out for the default)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw .configuration("\(path): \(ConfigurationKeys.path(context.codingPath)): \(context.debugDescription)")
         } catch {
             throw .configuration("\(path): \(error)")
         }
+        let problems = configuration.problems()
+        guard problems.isEmpty else {
+            throw .configuration(problems.map { "\(path): \($0)" }.joined(separator: "\n"))
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        configuration.directory = directory.isEmpty ? "" : directory + "/"
+        return configuration
     }
 
-    static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    /// A path from the file: absolute as written, relative ones against the file's directory.
+    public func resolve(_ path: String?) -> String? {
+        guard let path else { return nil }
+        return path.hasPrefix("/") ? path : directory + path
     }
 
-    /// Resolves every endpoint: reads its secrets from the environment, a file or systemd's
-    /// credentials directory, and checks them. Errors name the endpoint, never the secret.
-    public func endpoints(environment: [String: String]) throws(RunError) -> [WebhookEndpoint] {
+    /// Where each endpoint's secret comes from, by endpoint name (checked by `load`).
+    public var secretSources: [String: WebhookSecretSource] {
+        var sources: [String: WebhookSecretSource] = [:]
+        for (name, config) in webhooks ?? [:] {
+            if let variable = config.secretEnv {
+                sources[name] = .environment(variable)
+            } else if let file = config.secretFile {
+                sources[name] = .file(resolve(file) ?? file)
+            } else if let credential = config.secretCredential {
+                sources[name] = .credential(credential)
+            }
+        }
+        return sources
+    }
+
+    /// The configured endpoints. Only those `signing` names (`nil`: all) get their secret read from
+    /// the environment, a file or systemd's credentials directory; the others carry none, so
+    /// commands that never sign a request run without access to any secret. Errors name the
+    /// endpoint and where its secret should come from, never the secret.
+    public func endpoints(environment: [String: String], signing: Set<String>? = nil) throws(RunError)
+        -> [WebhookEndpoint]
+    {
+        let sources = secretSources
         var result: [WebhookEndpoint] = []
         for (name, config) in (webhooks ?? [:]).sorted(by: { $0.key < $1.key }) {
-            func fail(_ message: String) -> RunError { .configuration("webhook endpoint '\(name)': \(message)") }
-            if config.secret != nil {
-                throw fail("inline 'secret' is not allowed; use secretEnv, secretFile or secretCredential")
-            }
-            let lower = config.url.lowercased()
-            guard lower.hasPrefix("https://") || (lower.hasPrefix("http://") && config.allowHTTP == true) else {
-                throw fail(
-                    lower.hasPrefix("http://")
-                        ? "plain http URL; use https, or set allowHTTP for a local receiver"
-                        : "URL must start with https://")
-            }
-            let text: String
-            if let variable = config.secretEnv {
-                guard let value = environment[variable], !value.isEmpty else {
-                    throw fail("environment variable \(variable) (secretEnv) is not set")
+            var secrets: [WebhookSecret] = []
+            if signing?.contains(name) ?? true, let source = sources[name] {
+                do {
+                    secrets = try source.read(environment: environment)
+                } catch {
+                    throw .configuration("webhook endpoint '\(name)': \(error)")
                 }
-                text = value
-            } else if let file = config.secretFile {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw fail("cannot read secretFile \(file)")
-                }
-                text = String(decoding: data, as: UTF8.self)
-            } else if let credential = config.secretCredential {
-                guard let directory = environment["CREDENTIALS_DIRECTORY"] else {
-                    throw fail("secretCredential needs $CREDENTIALS_DIRECTORY (systemd LoadCredential=)")
-                }
-                guard let data = FileManager.default.contents(atPath: directory + "/" + credential) else {
-                    throw fail("cannot read credential \(credential)")
-                }
-                text = String(decoding: data, as: UTF8.self)
-            } else {
-                throw fail("no secret: set secretEnv, secretFile or secretCredential")
-            }
-            let secrets: [WebhookSecret]
-            do {
-                secrets = try WebhookSecret.list(text)
-            } catch {
-                throw fail("invalid secret: \(error)")
             }
             let policy = DeliveryPolicy(
                 schedule: config.schedule ?? DeliveryPolicy().schedule, maxAttempts: config.maxAttempts ?? 10)

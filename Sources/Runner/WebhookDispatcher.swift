@@ -17,7 +17,9 @@ public struct WebhookDispatcher {
         transport: CurlTransport = CurlTransport()
     ) {
         self.store = store
-        self.endpoints = Dictionary(endpoints.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // An endpoint whose secret was not read is never sent to: nothing leaves unsigned.
+        self.endpoints = Dictionary(
+            endpoints.filter { !$0.secrets.isEmpty }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.clock = clock
         self.logger = logger
         self.transport = transport

@@ -1,9 +1,10 @@
 public import ProjectorCore
 
-/// A configured webhook consumer, with its secrets resolved.
+/// A configured webhook consumer.
 public struct WebhookEndpoint: Sendable {
     public var name: String
     public var url: String
+    /// The signing secrets; empty when the command does not sign (its secret was never read).
     public var secrets: [WebhookSecret]
     /// Jobs this endpoint wants, besides the jobs that name it under `webhooks:` ("*" for all).
     public var jobs: Set<String>

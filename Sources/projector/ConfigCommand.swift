@@ -40,6 +40,12 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            let sources: [String: WebhookSecretSource]
+            do {
+                sources = try store.configurationFile().configuration.secretSources
+            } catch {
+                throw ExitStatus.fail(error)
+            }
             var effective = Effective(
                 database: options.databasePath, journal: options.journalPath, jobsDir: options.jobsDirectory,
                 attach: Dictionary(
@@ -48,7 +54,7 @@ struct ConfigCommand: ParsableCommand {
                 webhookBudgetSeconds: options.webhookBudget, webhooks: [:])
             for endpoint in options.endpoints {
                 effective.webhooks[endpoint.name] = .init(
-                    url: endpoint.url, secret: endpoint.secrets.map(\.description).joined(separator: " "),
+                    url: endpoint.url, secret: Self.secret(sources[endpoint.name]),
                     jobs: endpoint.jobs.sorted(), timeoutSeconds: endpoint.timeout,
                     connectTimeoutSeconds: endpoint.connectTimeout, maxAttempts: endpoint.policy.maxAttempts,
                     schedule: endpoint.policy.schedule, allowHTTP: endpoint.allowHTTP)
@@ -68,6 +74,18 @@ struct ConfigCommand: ParsableCommand {
                 print(
                     "webhook \(name): \(endpoint.url), secret \(endpoint.secret), jobs \(endpoint.jobs.joined(separator: ","))"
                         + ", timeout \(endpoint.timeoutSeconds) s, \(endpoint.maxAttempts) attempts")
+            }
+        }
+
+        /// Where the secret comes from and whether it can be read here, masked; never a failure,
+        /// since only commands that sign need it.
+        static func secret(_ source: WebhookSecretSource?) -> String {
+            guard let source else { return "none" }
+            do {
+                let secrets = try source.read(environment: ProcessInfo.processInfo.environment)
+                return "\(source): " + secrets.map(\.description).joined(separator: " ")
+            } catch {
+                return "\(source): \(error)"
             }
         }
     }

@@ -20,7 +20,7 @@ struct RebuildCommand: ParsableCommand {
     @Flag(help: "Print the reports as JSON.") var json = false
 
     func run() throws {
-        var options = try store.runOptions()
+        var options = try store.runOptions(signing: .all)
         let logger = store.makeLogger()
         Signals.install()
         options.shouldStop = { Signals.requested }

@@ -114,7 +114,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func runOptions() throws -> RunOptions {
-        var options = try store.runOptions()
+        var options = try store.runOptions(signing: dryRun ? .none : .all)
         options.selectedJobs = jobs.map {
             $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         }

@@ -53,35 +53,49 @@ struct StoreOptions: ParsableArguments {
     /// The logger for this command, as the flags ask.
     func makeLogger() -> Logger { LogSetup.logger(level: logLevel, format: logFormat) }
 
-    /// The effective options; configuration problems exit with 78, bad flags with 64.
-    func runOptions() throws -> RunOptions {
+    /// Which endpoints' secrets a command reads: only commands that sign a request need any.
+    enum Signing {
+        case none
+        case all
+        case endpoint(String)
+
+        var names: Set<String>? {
+            switch self {
+            case .none: return []
+            case .all: return nil
+            case .endpoint(let name): return [name]
+            }
+        }
+    }
+
+    /// The effective options; configuration problems exit with 78, bad flags with 64. Secrets are
+    /// read only for the endpoints `signing` names.
+    func runOptions(signing: Signing = .none) throws -> RunOptions {
         do {
-            return try resolve()
+            return try resolve(signing: signing)
         } catch let error as RunError {
             throw ExitStatus.fail(error)
         }
     }
 
-    private func resolve() throws -> RunOptions {
-        let environment = ProcessInfo.processInfo.environment
-        var file = ProjectorConfiguration()
-        var base = ""
-        let configPath =
-            config ?? environment["PROJECTOR_CONFIG"]
+    /// The configuration file the flags, `PROJECTOR_CONFIG` or `./projector.json` name, checked;
+    /// an empty configuration when there is none.
+    func configurationFile() throws(RunError) -> (configuration: ProjectorConfiguration, path: String?) {
+        let path =
+            config ?? ProcessInfo.processInfo.environment["PROJECTOR_CONFIG"]
             ?? (FileManager.default.fileExists(atPath: "projector.json") ? "projector.json" : nil)
-        if let configPath {
-            file = try ProjectorConfiguration.load(path: configPath)
-            let directory = (configPath as NSString).deletingLastPathComponent
-            base = directory.isEmpty ? "" : directory + "/"
-        }
-        func fromFile(_ path: String?) -> String? {
-            guard let path else { return nil }
-            return path.hasPrefix("/") ? path : base + path
-        }
+        guard let path else { return (ProjectorConfiguration(), nil) }
+        return (try ProjectorConfiguration.load(path: path), path)
+    }
+
+    private func resolve(signing: Signing) throws -> RunOptions {
+        let environment = ProcessInfo.processInfo.environment
+        let file = try configurationFile().configuration
         var options = RunOptions(
-            databasePath: database ?? environment["PROJECTOR_DATABASE"] ?? fromFile(file.database) ?? "projector.db",
-            journalPath: journal ?? environment["PROJECTOR_JOURNAL"] ?? fromFile(file.journal) ?? "journal",
-            jobsDirectory: jobsDirectory ?? environment["PROJECTOR_JOBS_DIR"] ?? fromFile(file.jobsDir) ?? "jobs"
+            databasePath: database ?? environment["PROJECTOR_DATABASE"] ?? file.resolve(file.database)
+                ?? "projector.db",
+            journalPath: journal ?? environment["PROJECTOR_JOURNAL"] ?? file.resolve(file.journal) ?? "journal",
+            jobsDirectory: jobsDirectory ?? environment["PROJECTOR_JOBS_DIR"] ?? file.resolve(file.jobsDir) ?? "jobs"
         )
         var attachments = attach
         if attachments.isEmpty, let fromEnvironment = environment["PROJECTOR_ATTACH"] {
@@ -95,14 +109,14 @@ struct StoreOptions: ParsableArguments {
         }
         if attachments.isEmpty {
             for (name, path) in (file.attach ?? [:]).sorted(by: { $0.key < $1.key }) {
-                guard let attachment = Attachment(argument: "\(name)=\(fromFile(path) ?? path)") else {
-                    throw RunError.configuration("\(configPath ?? ""): attach: invalid entry '\(name)'")
+                // Checked when the file was loaded.
+                if let attachment = Attachment(argument: "\(name)=\(file.resolve(path) ?? path)") {
+                    options.attachments.append(attachment)
                 }
-                options.attachments.append(attachment)
             }
         }
         options.busyTimeoutMilliseconds = busyTimeout
-        options.endpoints = try file.endpoints(environment: environment)
+        options.endpoints = try file.endpoints(environment: environment, signing: signing.names)
         if let budget = file.webhookBudgetSeconds { options.webhookBudget = budget }
         return options
     }

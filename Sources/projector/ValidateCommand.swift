@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ProjectorCore
 import Runner
 
@@ -15,6 +16,7 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         let logger = store.makeLogger()
         let options = try store.runOptions()
+        try checkSecrets()
         let jobs: [String]
         do {
             jobs = try ProjectionRun(options: options, logger: logger).validate().map {
@@ -24,5 +26,30 @@ struct ValidateCommand: ParsableCommand {
             throw ExitStatus.fail(error)
         }
         print("ok: \(jobs.count) job(s), in run order: " + jobs.joined(separator: ", "))
+    }
+
+    /// A secret that cannot be read here is a warning (systemd's credentials, for one, exist only
+    /// inside the unit); a secret that is there but invalid is an error.
+    func checkSecrets() throws {
+        let sources: [String: WebhookSecretSource]
+        do {
+            sources = try store.configurationFile().configuration.secretSources
+        } catch {
+            throw ExitStatus.fail(error)
+        }
+        var invalid: [String] = []
+        for (name, source) in sources.sorted(by: { $0.key < $1.key }) {
+            do {
+                _ = try source.read(environment: ProcessInfo.processInfo.environment)
+            } catch .unavailable(let message) {
+                FileHandle.standardError.write(
+                    Data(
+                        ("projector: warning: webhook endpoint '\(name)': \(message); run, rebuild and "
+                            + "webhooks retry --deliver / test exit 78 without it\n").utf8))
+            } catch {
+                invalid.append("webhook endpoint '\(name)': \(source): \(error)")
+            }
+        }
+        if !invalid.isEmpty { throw ExitStatus.fail(.configuration(invalid.joined(separator: "\n"))) }
     }
 }

@@ -102,7 +102,7 @@ struct WebhooksCommand: ParsableCommand {
         }
 
         func run() throws {
-            let options = try store.runOptions()
+            let options = try store.runOptions(signing: deliver ? .all : .none)
             let logger = store.makeLogger()
             do {
                 let lock = try RunLock(path: options.lockPath, wait: true)
@@ -141,7 +141,7 @@ struct WebhooksCommand: ParsableCommand {
         @Argument(help: "The endpoint's name in the configuration.") var endpoint: String
 
         func run() throws {
-            let options = try store.runOptions()
+            let options = try store.runOptions(signing: .endpoint(endpoint))
             guard let target = options.endpoints.first(where: { $0.name == endpoint }) else {
                 throw ExitStatus.fail(
                     .configuration(
