@@ -18,12 +18,16 @@ public struct JobDefinition: Sendable, Equatable {
     /// `@refresh` or `@apply`, by `mode`.
     public var body: SQLSection
     public var keys: SQLSection?
+    /// Declared by `-- apply: idempotent`: running an event's `@apply` again leaves the same rows
+    /// (upserts of values, not counters), so `replay` may re-apply a key's events.
+    public var idempotentApply: Bool
     /// A hash of the file's content, stored with the checkpoint to detect a changed definition.
     public var fingerprint: String
 
     public init(
         name: String, file: String, mode: Mode, subscriptions: [Subscription], after: [String],
-        webhooks: [String], setup: SQLSection?, body: SQLSection, keys: SQLSection?, fingerprint: String
+        webhooks: [String], setup: SQLSection?, body: SQLSection, keys: SQLSection?, idempotentApply: Bool = false,
+        fingerprint: String
     ) {
         self.name = name
         self.file = file
@@ -34,6 +38,7 @@ public struct JobDefinition: Sendable, Equatable {
         self.setup = setup
         self.body = body
         self.keys = keys
+        self.idempotentApply = idempotentApply
         self.fingerprint = fingerprint
     }
 }

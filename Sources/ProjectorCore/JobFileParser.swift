@@ -5,6 +5,7 @@
 /// -- on: TEST_RUN_RESULT_*                   key: data.testRunId
 /// -- after: other_job
 /// -- webhooks: qa-dashboard
+/// -- apply: idempotent          (apply jobs whose statements may run twice, for `replay`)
 /// -- @setup
 /// CREATE TABLE IF NOT EXISTS …;
 /// -- @refresh
@@ -12,7 +13,7 @@
 /// ```
 public enum JobFileParser {
     static let sections: Set<String> = ["setup", "refresh", "apply", "keys"]
-    static let annotations: Set<String> = ["on", "after", "webhooks"]
+    static let annotations: Set<String> = ["on", "after", "webhooks", "apply"]
 
     /// Parses one job file; `name` is the job's name (its file name without `.sql`).
     public static func parse(name: String, file: String, text: String) throws(JobFileErrors) -> JobDefinition {
@@ -27,6 +28,7 @@ public enum JobFileParser {
         var subscriptions: [Subscription] = []
         var after: [String] = []
         var webhooks: [String] = []
+        var idempotentLine: Int?
         var bodies: [String: (lines: [Substring], line: Int, marker: Int)] = [:]
         var current: String?
 
@@ -50,7 +52,7 @@ public enum JobFileParser {
             }
             if let (key, value) = annotation(trimmed), current == nil || annotations.contains(key) {
                 guard annotations.contains(key) else {
-                    fail(number, "unknown annotation '\(key):' (expected on:, after: or webhooks:)")
+                    fail(number, "unknown annotation '\(key):' (expected on:, after:, webhooks: or apply:)")
                     continue
                 }
                 if current != nil {
@@ -68,6 +70,12 @@ public enum JobFileParser {
                     after += list(value)
                 case "webhooks":
                     webhooks += list(value)
+                case "apply":
+                    if value.trimmingSpaces == "idempotent" {
+                        idempotentLine = number
+                    } else {
+                        fail(number, "'apply:' takes 'idempotent' (the @apply statements may run twice for an event)")
+                    }
                 default:
                     break
                 }
@@ -104,6 +112,9 @@ public enum JobFileParser {
         if refresh != nil || apply != nil, !hasSQL(body.text) {
             fail(body.line - 1, "section '@\(mode.rawValue)' holds no SQL statement")
         }
+        if mode == .refresh, let idempotentLine, refresh != nil {
+            fail(idempotentLine, "'apply: idempotent' belongs to apply jobs; a refresh is idempotent by construction")
+        }
         if mode == .apply, let marker = bodies["keys"]?.marker {
             fail(marker, "'@keys' belongs to refresh jobs; an apply job replays events instead")
         }
@@ -119,7 +130,7 @@ public enum JobFileParser {
         guard errors.isEmpty else { throw JobFileErrors(errors) }
         return JobDefinition(
             name: name, file: file, mode: mode, subscriptions: subscriptions, after: after, webhooks: webhooks,
-            setup: section("setup"), body: body, keys: keys,
+            setup: section("setup"), body: body, keys: keys, idempotentApply: idempotentLine != nil,
             fingerprint: Fingerprint.hex(Fingerprint.fnv1a(text))
         )
     }

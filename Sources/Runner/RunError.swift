@@ -16,6 +16,10 @@ public enum RunError: Error, CustomStringConvertible {
     case jobs(JobFileErrors)
     /// Bad configuration (78).
     case configuration(String)
+    /// The command cannot do what it was asked for this job or these arguments (64).
+    case usage(String)
+    /// A key's SQL failed in a recovery command, which changed nothing (65).
+    case keyFailed(job: String, key: String, message: String)
     /// The journal is unreadable or no longer matches a checkpoint.
     case journal(JournalError)
     /// A SQLite error outside any one key (disk full, I/O error, corruption).
@@ -35,6 +39,10 @@ public enum RunError: Error, CustomStringConvertible {
             return errors.description
         case .configuration(let message):
             return "configuration error: \(message)"
+        case .usage(let message):
+            return message
+        case .keyFailed(let job, let key, let message):
+            return "\(job) key \(key) failed, nothing was changed: \(message)"
         case .journal(let error):
             return error.description
         case .database(let error):

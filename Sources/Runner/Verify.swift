@@ -121,9 +121,8 @@ public struct Verify {
         if repair && !report.driftedKeys.isEmpty {
             var repairOptions = options
             repairOptions.selectedJobs = [job]
-            for key in report.driftedKeys {
-                _ = try ProjectionRun(options: repairOptions, logger: logger, clock: clock).replay(key: key, from: nil)
-            }
+            _ = try ProjectionRun(options: repairOptions, logger: logger, clock: clock).replay(
+                keys: report.driftedKeys, from: nil)
             report.repaired = true
         }
         return report

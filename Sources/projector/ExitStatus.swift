@@ -18,6 +18,8 @@ enum ExitStatus {
         case .lockHeld, .databaseBusy: return tempFail
         case .missingPath: return noInput
         case .jobs, .configuration: return config
+        case .usage: return usage
+        case .keyFailed: return dataError
         case .journal(let journalError):
             switch journalError {
             case .notFound: return noInput

@@ -52,8 +52,10 @@ struct ReplayCommand: ParsableCommand {
         abstract: "Re-run one aggregate (key) of a job.",
         discussion: """
             A refresh job refreshes the key. An apply job re-applies the key's events from --from (default: \
-            the start of the journal) up to its checkpoint, in journal order, in one transaction: use it for \
-            apply statements that are idempotent (upserts of values); counters are repaired with `rebuild`.
+            the start of the journal) up to its checkpoint, in journal order, in one transaction; only for \
+            jobs that declare '-- apply: idempotent' (upserts of values): counters would count twice, so \
+            they are repaired with `rebuild`. The job's webhook endpoints are notified of the key. A key that \
+            fails changes nothing and exits 65.
             """
     )
 
@@ -65,10 +67,9 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         var options = try store.runOptions()
         options.selectedJobs = [job]
-        options.endpoints = []
         let logger = store.makeLogger()
         do {
-            let count = try ProjectionRun(options: options, logger: logger).replay(key: aggregate, from: from)
+            let count = try ProjectionRun(options: options, logger: logger).replay(keys: [aggregate], from: from)
             print("replayed \(job) key \(aggregate): \(count) execution(s)")
         } catch {
             throw ExitStatus.fail(error)
@@ -181,8 +182,7 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        var options = try store.runOptions()
-        options.endpoints = []
+        let options = try store.runOptions()
         let logger = store.makeLogger()
         let report: Verify.Report
         do {

@@ -124,6 +124,23 @@ final class QaHubWorkspace {
         let replay = try w.projector(["replay", "test_runs_view", "--aggregate", String(id)])
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(try w.db().rows("SELECT count(*) FROM test_runs_view WHERE id = \(id)")[0][0].int == 1)
+        // Replaying a counting apply job would double its counts: refused (64), nothing changed.
+        let counts = "SELECT sum(runs_started) FROM project_daily_quality"
+        let before = try w.db().rows(counts)[0][0].int
+        let project = try #require(
+            try w.db().rows("SELECT CAST(project_id AS TEXT) FROM project_daily_quality LIMIT 1")[0][0].string)
+        let refused = try w.projector(["replay", "project_daily_quality", "--aggregate", project])
+        #expect(refused.status == 64, "\(refused.stderr)")
+        #expect(refused.stderr.contains("projector rebuild project_daily_quality"))
+        #expect(try w.db().rows(counts)[0][0].int == before)
+        // A replay whose SQL fails (a trigger, a CHECK) changes nothing and exits 65 naming the key.
+        try w.db().execute(
+            "CREATE TRIGGER no_insert BEFORE INSERT ON test_runs_view BEGIN SELECT raise(ABORT, 'refused'); END")
+        let failing = try w.projector(["replay", "test_runs_view", "--aggregate", String(id)])
+        #expect(failing.status == 65, "\(failing.stderr)")
+        #expect(failing.stderr.contains("test_runs_view key \(id) failed, nothing was changed"))
+        #expect(try w.db().rows("SELECT count(*) FROM test_runs_view WHERE id = \(id)")[0][0].int == 1)
+        try w.db().execute("DROP TRIGGER no_insert")
         try w.db().execute(
             """
             INSERT INTO projector_failures VALUES('test_runs_view', '9', 'dead', 'refresh', 5, 0, 10, 'boom', 0, 0, 0);

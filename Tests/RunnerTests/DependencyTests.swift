@@ -18,6 +18,8 @@ import Testing
         -- @refresh
         DELETE FROM totals WHERE key = :key;
         INSERT INTO totals(key, v) SELECT key, v FROM src WHERE key = :key;
+        -- @keys
+        SELECT key FROM src
         """,
         "doubled": """
         -- on: PING key: aggregateId
