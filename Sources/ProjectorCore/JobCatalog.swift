@@ -18,7 +18,9 @@ public struct JobCatalog: Sendable {
         for job in definitions {
             for dependency in job.after where byName[dependency] == nil {
                 errors.append(
-                    JobFileError(file: job.file, line: 1, message: "'after:' names '\(dependency)', which is not a job")
+                    JobFileError(
+                        file: job.file, line: job.line(ofAfter: dependency),
+                        message: "'after:' names '\(dependency)', which is not a job")
                 )
             }
         }
@@ -40,9 +42,11 @@ public struct JobCatalog: Sendable {
         }
         for name in byName.keys.sorted() { visit(name, []) }
         if let cycle, let first = byName[cycle[0]] {
+            // Reported where the first job of the cycle names the next one.
             throw JobFileErrors([
                 JobFileError(
-                    file: first.file, line: 1, message: "'after:' forms a cycle: " + cycle.joined(separator: " → "))
+                    file: first.file, line: first.line(ofAfter: cycle.count > 1 ? cycle[1] : cycle[0]),
+                    message: "'after:' forms a cycle: " + cycle.joined(separator: " → "))
             ])
         }
         self.jobs = ordered

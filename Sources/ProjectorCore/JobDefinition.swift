@@ -21,13 +21,24 @@ public struct JobDefinition: Sendable, Equatable {
     /// Declared by `-- apply: idempotent`: running an event's `@apply` again leaves the same rows
     /// (upserts of values, not counters), so `replay` may re-apply a key's events.
     public var idempotentApply: Bool
-    /// A hash of the file's content, stored with the checkpoint to detect a changed definition.
+    /// A hash of what the definition means (see `JobFileParser.fingerprint`), stored with the
+    /// checkpoint to detect a changed definition: `v2:` and 16 hex digits.
     public var fingerprint: String
+    /// The hash of the whole file's text, the fingerprint that versions before `v2:` stored.
+    public var textFingerprint: String
+    /// The file line of each name listed under `after:`.
+    public var afterLines: [String: Int]
+    /// The file line of each endpoint listed under `webhooks:`.
+    public var webhookLines: [String: Int]
+    /// A refresh job declared with `-- refresh: whole`: its `@refresh` recomputes the whole read
+    /// model rather than the rows of `:key`.
+    public var refreshesWhole: Bool
 
     public init(
         name: String, file: String, mode: Mode, subscriptions: [Subscription], after: [String],
         webhooks: [String], setup: SQLSection?, body: SQLSection, keys: SQLSection?, idempotentApply: Bool = false,
-        fingerprint: String
+        fingerprint: String, textFingerprint: String = "", afterLines: [String: Int] = [:],
+        webhookLines: [String: Int] = [:], refreshesWhole: Bool = false
     ) {
         self.name = name
         self.file = file
@@ -40,7 +51,25 @@ public struct JobDefinition: Sendable, Equatable {
         self.keys = keys
         self.idempotentApply = idempotentApply
         self.fingerprint = fingerprint
+        self.textFingerprint = textFingerprint
+        self.afterLines = afterLines
+        self.webhookLines = webhookLines
+        self.refreshesWhole = refreshesWhole
     }
+
+    /// Whether a fingerprint stored with a checkpoint still describes this definition. A
+    /// fingerprint stored before `v2:` hashed the file's whole text: it still matches while the
+    /// file is byte for byte the same, so upgrading projector does not mark every job changed.
+    public func matchesFingerprint(_ stored: String) -> Bool {
+        if stored == fingerprint { return true }
+        return !stored.hasPrefix("v") && !textFingerprint.isEmpty && stored == textFingerprint
+    }
+
+    /// The line of the `after:` entry naming `job` (1 when unknown).
+    public func line(ofAfter job: String) -> Int { afterLines[job] ?? 1 }
+
+    /// The line of the `webhooks:` entry naming `endpoint` (1 when unknown).
+    public func line(ofWebhook endpoint: String) -> Int { webhookLines[endpoint] ?? 1 }
 }
 
 /// One `on:` line: the event types it matches and where the key comes from.

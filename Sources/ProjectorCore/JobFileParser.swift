@@ -6,6 +6,7 @@
 /// -- after: other_job
 /// -- webhooks: qa-dashboard
 /// -- apply: idempotent          (apply jobs whose statements may run twice, for `replay`)
+/// -- refresh: whole             (only for a @refresh that does not use :key)
 /// -- @setup
 /// CREATE TABLE IF NOT EXISTS …;
 /// -- @refresh
@@ -13,7 +14,7 @@
 /// ```
 public enum JobFileParser {
     static let sections: Set<String> = ["setup", "refresh", "apply", "keys"]
-    static let annotations: Set<String> = ["on", "after", "webhooks", "apply"]
+    static let annotations: Set<String> = ["on", "after", "webhooks", "apply", "refresh"]
 
     /// Parses one job file; `name` is the job's name (its file name without `.sql`).
     public static func parse(name: String, file: String, text: String) throws(JobFileErrors) -> JobDefinition {
@@ -27,12 +28,16 @@ public enum JobFileParser {
         }
         var subscriptions: [Subscription] = []
         var after: [String] = []
+        var afterLines: [String: Int] = [:]
         var webhooks: [String] = []
         var idempotentLine: Int?
+        var webhookLines: [String: Int] = [:]
+        var refreshesWhole: Int?
         var bodies: [String: (lines: [Substring], line: Int, marker: Int)] = [:]
         var current: String?
 
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character in Swift: split on it too, or a file with CRLF endings is one line.
+        let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
         for (offset, rawLine) in lines.enumerated() {
             let number = offset + 1
             let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
@@ -52,7 +57,7 @@ public enum JobFileParser {
             }
             if let (key, value) = annotation(trimmed), current == nil || annotations.contains(key) {
                 guard annotations.contains(key) else {
-                    fail(number, "unknown annotation '\(key):' (expected on:, after:, webhooks: or apply:)")
+                    fail(number, "unknown annotation '\(key):' (expected on:, after:, webhooks:, apply: or refresh:)")
                     continue
                 }
                 if current != nil {
@@ -67,14 +72,28 @@ public enum JobFileParser {
                         errors.append(error)
                     }
                 case "after":
-                    after += list(value)
+                    for job in list(value) {
+                        after.append(job)
+                        if afterLines[job] == nil { afterLines[job] = number }
+                    }
                 case "webhooks":
-                    webhooks += list(value)
+                    for endpoint in list(value) {
+                        webhooks.append(endpoint)
+                        if webhookLines[endpoint] == nil { webhookLines[endpoint] = number }
+                    }
                 case "apply":
                     if value.trimmingSpaces == "idempotent" {
                         idempotentLine = number
                     } else {
                         fail(number, "'apply:' takes 'idempotent' (the @apply statements may run twice for an event)")
+                    }
+                case "refresh":
+                    if list(value) == ["whole"] {
+                        refreshesWhole = number
+                    } else {
+                        fail(
+                            number, "'refresh:' takes one value, 'whole' (each refresh recomputes the whole read model)"
+                        )
                     }
                 default:
                     break
@@ -109,8 +128,20 @@ public enum JobFileParser {
         case (nil, nil):
             fail(1, "no '-- @refresh' or '-- @apply' section: the job would do nothing")
         }
-        if refresh != nil || apply != nil, !hasSQL(body.text) {
-            fail(body.line - 1, "section '@\(mode.rawValue)' holds no SQL statement")
+        let marker = bodies[mode.rawValue]?.marker ?? 1
+        if (refresh == nil) != (apply == nil) {
+            if !hasSQL(body.text) {
+                fail(marker, "section '@\(mode.rawValue)' holds no SQL statement")
+            } else if mode == .refresh, refreshesWhole == nil, !SQLText.usesParameter("key", in: body.text) {
+                fail(
+                    marker,
+                    "'@refresh' never uses :key, so every refresh rewrites the same rows whichever key it runs for; "
+                        + "use :key to refresh that key's rows, or declare '-- refresh: whole' if each refresh is "
+                        + "meant to recompute the whole read model")
+            }
+        }
+        if mode == .apply, let line = refreshesWhole {
+            fail(line, "'refresh: whole' is for @refresh jobs; an @apply job need not use :key")
         }
         if mode == .refresh, let idempotentLine, refresh != nil {
             fail(idempotentLine, "'apply: idempotent' belongs to apply jobs; a refresh is idempotent by construction")
@@ -124,15 +155,40 @@ public enum JobFileParser {
         if subscriptions.isEmpty {
             fail(1, "no '-- on:' line: the job listens to no event type")
         }
-        if after.contains(name) {
-            fail(1, "job '\(name)' lists itself under 'after:'")
+        if let line = afterLines[name] {
+            fail(line, "job '\(name)' lists itself under 'after:'")
         }
         guard errors.isEmpty else { throw JobFileErrors(errors) }
+        let setup = section("setup")
         return JobDefinition(
             name: name, file: file, mode: mode, subscriptions: subscriptions, after: after, webhooks: webhooks,
-            setup: section("setup"), body: body, keys: keys, idempotentApply: idempotentLine != nil,
-            fingerprint: Fingerprint.hex(Fingerprint.fnv1a(text))
+            setup: setup, body: body, keys: keys, idempotentApply: idempotentLine != nil,
+            fingerprint: fingerprint(
+                mode: mode, subscriptions: subscriptions, after: after, setup: setup, body: body, keys: keys),
+            textFingerprint: Fingerprint.hex(Fingerprint.fnv1a(text)),
+            afterLines: afterLines, webhookLines: webhookLines, refreshesWhole: refreshesWhole != nil
         )
+    }
+
+    /// A hash of what a job does to its read model: its mode, the events and keys it listens to,
+    /// the jobs it runs after, and its SQL sections with comments and layout taken out. Editing a
+    /// comment, re-indenting, or changing `webhooks:` (which does not touch the read model) keeps
+    /// the fingerprint, so `status` does not ask for a rebuild that would only replay history.
+    static func fingerprint(
+        mode: JobDefinition.Mode, subscriptions: [Subscription], after: [String], setup: SQLSection?,
+        body: SQLSection, keys: SQLSection?
+    ) -> String {
+        var canonical = "mode \(mode.rawValue)\n"
+        for subscription in subscriptions {
+            canonical += "on " + subscription.patterns.map(\.text).joined(separator: ",")
+            canonical += " key " + subscription.key.description + "\n"
+        }
+        canonical += "after " + Set(after).sorted().joined(separator: ",") + "\n"
+        for (name, section) in [("setup", setup), (mode.rawValue, body), ("keys", keys)] {
+            guard let section else { continue }
+            canonical += "@\(name)\n" + SQLText.normalized(section.text) + "\n"
+        }
+        return "v2:" + Fingerprint.hex(Fingerprint.fnv1a(canonical))
     }
 
     public static func isValidJobName(_ name: String) -> Bool {
@@ -206,10 +262,7 @@ public enum JobFileParser {
 
     /// Whether a section holds anything besides comments and whitespace.
     static func hasSQL(_ text: String) -> Bool {
-        text.split(separator: "\n").contains { line in
-            let t = line.trimmingSpaces
-            return !t.isEmpty && !t.hasPrefix("--")
-        }
+        !SQLText.normalized(text).isEmpty
     }
 }
 

@@ -183,7 +183,7 @@ public final class ProjectionRun {
                     } else {
                         errors.append(
                             JobFileError(
-                                file: job.file, line: 1,
+                                file: job.file, line: job.line(ofWebhook: name),
                                 message: "'webhooks:' names '\(name)', which is not a configured endpoint"))
                     }
                 }
@@ -228,7 +228,7 @@ public final class ProjectionRun {
                 try journalCall { () throws(JournalError) in
                     try journal.verify(job: definition.name, anchor: checkpoint.anchor)
                 }
-                if checkpoint.fingerprint != definition.fingerprint {
+                if !definition.matchesFingerprint(checkpoint.fingerprint) {
                     logger.warning(
                         "job definition changed since its checkpoint; its read model may need a rebuild",
                         metadata: ["job": "\(definition.name)", "file": "\(definition.file)"]

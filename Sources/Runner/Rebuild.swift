@@ -66,7 +66,7 @@ public struct Rebuild {
             do {
                 let db = try Database(path: scratch)
                 let rows = try db.rows("SELECT fingerprint FROM projector_checkpoints WHERE job = ?", [.text(job)])
-                stale = !(rows.isEmpty || rows[0][0].string == definition.fingerprint)
+                stale = !(rows.isEmpty || definition.matchesFingerprint(rows[0][0].string ?? ""))
             } catch {
                 stale = true
             }

@@ -142,7 +142,7 @@ public struct StatusReport: Codable, Sendable {
                 JobStatus(
                     name: job.name, mode: job.mode.rawValue, position: checkpoint?.position, lagEvents: lagEvents ?? 0,
                     lagBytes: max(0, end - position), fingerprint: job.fingerprint,
-                    fingerprintChanged: checkpoint.map { $0.fingerprint != job.fingerprint } ?? false,
+                    fingerprintChanged: checkpoint.map { !job.matchesFingerprint($0.fingerprint) } ?? false,
                     eventsApplied: checkpoint?.eventsApplied ?? 0, updatedAt: checkpoint?.updatedAt,
                     failures: failures[job.name] ?? Failures(), rejects: rejectsPerJob[job.name] ?? 0
                 )

@@ -1,3 +1,4 @@
+import Foundation
 import ProjectorCore
 import Testing
 
@@ -44,10 +45,10 @@ import Testing
         #expect(job.body.line == 9)
         #expect(job.body.text.contains("INSERT INTO v SELECT :key;"))
         #expect(job.keys?.text == "SELECT id FROM w")
-        #expect(job.fingerprint.count == 16)
+        #expect(job.fingerprint.hasPrefix("v2:") && job.fingerprint.count == 19)
     }
 
-    @Test func fingerprintFollowsTheText() throws {
+    @Test func fingerprintFollowsTheSQL() throws {
         let a = try parse("-- on: A\n-- @apply\nSELECT 1;")
         let b = try parse("-- on: A\n-- @apply\nSELECT 2;")
         #expect(a.mode == .apply)
@@ -75,7 +76,7 @@ import Testing
         ),
         (
             "-- onn: A\n-- @refresh\nSELECT 1;",
-            "jobs/job.sql:1: unknown annotation 'onn:' (expected on:, after: or webhooks:)"
+            "jobs/job.sql:1: unknown annotation 'onn:' (expected on:, after:, webhooks:, apply: or refresh:)"
         ),
         (
             "-- on: A key: id\n-- @refresh\nSELECT 1;",
@@ -100,6 +101,139 @@ import Testing
     ])
     func reportsErrorsWithLines(text: String, expected: String) {
         #expect(errors(text).contains(expected), "\(errors(text))")
+    }
+
+    /// Both sections: one error on the second marker, and no bogus `:0:` about an empty section.
+    @Test func bothBodiesGiveOneErrorOnTheSecondMarker() {
+        #expect(
+            errors("-- on: A\n-- @refresh\nSELECT :key;\n-- @apply\nSELECT 2;") == [
+                "jobs/job.sql:4: a job has either '@refresh' or '@apply', not both"
+            ])
+    }
+
+    @Test func afterAndWebhooksEntriesRememberTheirLines() throws {
+        let job = try parse("-- on: A\n-- after: x, y\n-- webhooks: hook\n-- after: z\n-- @apply\nSELECT 1;")
+        #expect(job.line(ofAfter: "y") == 2)
+        #expect(job.line(ofAfter: "z") == 4)
+        #expect(job.line(ofWebhook: "hook") == 3)
+        #expect(
+            errors("-- on: A\n-- after: other\n-- after: job\n-- @apply\nSELECT 1;") == [
+                "jobs/job.sql:3: job 'job' lists itself under 'after:'"
+            ])
+    }
+
+    // MARK: A refresh must use :key
+
+    /// A `@refresh` without `:key` rewrites the same rows for every key: an error on the
+    /// `@refresh` line, whatever the comments and strings in it say.
+    @Test(arguments: [
+        "DELETE FROM v; INSERT INTO v SELECT count(*) FROM w;",
+        "-- WHERE id = :key\nDELETE FROM v;",
+        "/* :key */ DELETE FROM v;",
+        "DELETE FROM v WHERE note = ':key';",
+        "DELETE FROM v WHERE \":key\" = 1;",
+        "DELETE FROM v WHERE [:key] = 1;",
+        "DELETE FROM v WHERE id = :keyword;",
+        "DELETE FROM v WHERE id = a$key;",
+        "UPDATE v SET n = 1 WHERE id = 7;",
+    ])
+    func aRefreshThatNeverUsesKeyIsAnError(body: String) {
+        let found = errors("-- on: A\n\n-- @refresh\n\(body)")
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.hasPrefix("jobs/job.sql:3: '@refresh' never uses :key") == true, "\(found)")
+    }
+
+    @Test(arguments: [
+        "DELETE FROM v WHERE id = :key;",
+        "DELETE FROM v WHERE id=@key;",
+        "DELETE FROM v WHERE id = $key;",
+        "/* first */ DELETE FROM v WHERE id = (:key);",
+        "DELETE FROM v WHERE note = 'it''s' AND id = :key;",
+        "DELETE FROM v;\nINSERT INTO v SELECT * FROM w WHERE w.id = :key",
+    ])
+    func aRefreshUsingKeyIsAccepted(body: String) {
+        #expect(errors("-- on: A\n-- @refresh\n\(body)") == [])
+    }
+
+    @Test func refreshWholeDeclaresAWholeTableRefresh() throws {
+        let job = try parse("-- on: A\n-- refresh: whole\n-- @refresh\nDELETE FROM v; INSERT INTO v SELECT 1;")
+        #expect(job.refreshesWhole)
+        #expect(try parse("-- on: A\n-- @refresh\nSELECT :key;").refreshesWhole == false)
+        #expect(
+            errors("-- on: A\n-- refresh: all\n-- @refresh\nSELECT :key;") == [
+                "jobs/job.sql:2: 'refresh:' takes one value, 'whole' (each refresh recomputes the whole read model)"
+            ])
+        #expect(
+            errors("-- on: A\n-- refresh: whole\n-- @apply\nSELECT 1;") == [
+                "jobs/job.sql:2: 'refresh: whole' is for @refresh jobs; an @apply job need not use :key"
+            ])
+    }
+
+    // MARK: Fingerprints follow meaning
+
+    static let base = """
+        -- The view.
+        -- on: A, B   key: aggregateId
+        -- webhooks: dash
+        -- @setup
+        CREATE TABLE IF NOT EXISTS v(id TEXT PRIMARY KEY, note TEXT);
+        -- @refresh
+        DELETE FROM v WHERE id = :key;
+        INSERT INTO v VALUES(:key, 'a  b -- c');
+        """
+
+    /// Comments, blank lines, indentation, line breaks and `webhooks:` do not touch the read model.
+    @Test(arguments: [
+        base.replacingOccurrences(of: "-- The view.", with: "-- The view, reworded."),
+        base + "\n-- a trailing comment\n",
+        base.replacingOccurrences(
+            of: "DELETE FROM v WHERE id = :key;", with: "DELETE  FROM v\n    WHERE id = :key; -- gone"),
+        base.replacingOccurrences(of: "INSERT INTO v", with: "/* upsert */ INSERT INTO v"),
+        base.replacingOccurrences(of: "-- @refresh", with: "-- @refresh   one key at a time\n"),
+        base.replacingOccurrences(of: "A, B   key", with: "A,B key"),
+        base.replacingOccurrences(of: "-- webhooks: dash", with: "-- webhooks: dash, cache"),
+        base.replacingOccurrences(of: "\n", with: "\r\n"),
+    ])
+    func aCommentOrLayoutChangeKeepsTheFingerprint(edited: String) throws {
+        #expect(try parse(edited).fingerprint == (try parse(Self.base)).fingerprint)
+    }
+
+    @Test(arguments: [
+        base.replacingOccurrences(of: "'a  b -- c'", with: "'a b -- c'"),
+        base.replacingOccurrences(of: "id = :key;", with: "id = :key OR 1;"),
+        base.replacingOccurrences(of: "key: aggregateId", with: "key: data.id"),
+        base.replacingOccurrences(of: "A, B", with: "A, C"),
+        base.replacingOccurrences(of: "note TEXT", with: "note TEXT NOT NULL"),
+        base.replacingOccurrences(of: "-- webhooks: dash", with: "-- after: other"),
+        base + "\n-- @keys\nSELECT id FROM w",
+    ])
+    func aChangeInMeaningChangesTheFingerprint(edited: String) throws {
+        #expect(try parse(edited).fingerprint != (try parse(Self.base)).fingerprint)
+    }
+
+    /// A checkpoint stored before fingerprints were versioned holds the hash of the whole text: it
+    /// still matches the same file, and only that.
+    @Test func aFingerprintStoredBeforeVersioningStillMatchesTheSameFile() throws {
+        let job = try parse(Self.base)
+        #expect(job.matchesFingerprint(job.fingerprint))
+        #expect(job.matchesFingerprint(Fingerprint.hex(Fingerprint.fnv1a(Self.base))))
+        #expect(!job.matchesFingerprint(Fingerprint.hex(Fingerprint.fnv1a(Self.base + "\n"))))
+        #expect(!job.matchesFingerprint("v2:0000000000000000"))
+    }
+
+    @Test(arguments: [
+        ("SELECT  1 ;\n", "SELECT 1 ;"),
+        ("  SELECT\t1 -- one\nFROM t", "SELECT 1 FROM t"),
+        ("SELECT/* x */1", "SELECT 1"),
+        ("SELECT 'a  -- b /* c */'", "SELECT 'a  -- b /* c */'"),
+        ("SELECT \"a  b\", [c  d], `e  f`", "SELECT \"a  b\", [c  d], `e  f`"),
+        ("SELECT 'it''s  x'", "SELECT 'it''s  x'"),
+        ("SELECT 1 /* unterminated", "SELECT 1"),
+        ("SELECT 'unterminated  ", "SELECT 'unterminated  "),
+        ("-- only a comment", ""),
+    ])
+    func normalizesSQL(text: String, expected: String) {
+        #expect(SQLText.normalized(text) == expected)
     }
 
     @Test func reportsEveryErrorAtOnce() {
@@ -150,19 +284,33 @@ import Testing
         #expect(message.contains("'after:' forms a cycle"))
     }
 
+    /// The cycle is reported on the `after:` line that closes it, not on line 1.
+    @Test func aCycleIsReportedOnItsAfterLine() throws {
+        let a = try JobFileParser.parse(
+            name: "a", file: "jobs/a.sql", text: "-- Reads b.\n-- on: A\n-- after: b\n-- @apply\nSELECT 1;")
+        let b = try JobFileParser.parse(
+            name: "b", file: "jobs/b.sql", text: "-- on: A\n-- webhooks: x\n-- after: a\n-- @apply\nSELECT 1;")
+        do {
+            _ = try JobCatalog([a, b])
+            Issue.record("accepted a cycle")
+        } catch {
+            #expect(error.errors.map(\.description) == ["jobs/a.sql:3: 'after:' forms a cycle: a → b → a"])
+        }
+    }
+
     @Test func rejectsUnknownDependencies() throws {
         do {
             _ = try JobCatalog([try job("a", after: ["ghost"])])
             Issue.record("accepted an unknown dependency")
         } catch {
-            #expect(error.errors.map(\.description) == ["jobs/a.sql:1: 'after:' names 'ghost', which is not a job"])
+            #expect(error.errors.map(\.description) == ["jobs/a.sql:2: 'after:' names 'ghost', which is not a job"])
         }
     }
 
     @Test func routesEventTypesToJobsWithAllMatchingKeys() throws {
         let job = try JobFileParser.parse(
             name: "v", file: "v.sql",
-            text: "-- on: A, B key: aggregateId\n-- on: A key: data.x\n-- @refresh\nSELECT 1;"
+            text: "-- on: A, B key: aggregateId\n-- on: A key: data.x\n-- @refresh\nSELECT :key;"
         )
         var router = EventRouter(jobs: [job])
         #expect(router.routes(for: "A").first?.keys == [.aggregateId, .data(["x"])])

@@ -6,6 +6,7 @@ import Runner
 import SQLiteStore
 import TestSupport
 import Testing
+import Webhooks
 
 @Suite struct RefreshTests {
     @Test func tenEventsForOneKeyCauseOneRefresh() throws {
@@ -406,6 +407,31 @@ extension RefreshTests {
         }
     }
 
+    @Test func anUnknownWebhookEndpointIsReportedOnItsLine() throws {
+        let f = try Fixture(jobs: [
+            "hooked": """
+            -- Notifies the dashboard.
+            -- on: PING
+            -- webhooks: dash
+            --
+            -- webhooks: dahs
+            -- @apply
+            SELECT :key;
+            """
+        ])
+        f.options.endpoints = [
+            WebhookEndpoint(
+                name: "dash", url: "http://127.0.0.1:9/", secrets: [try WebhookSecret(WebhookSecret.generate())],
+                allowHTTP: true)
+        ]
+        #expect {
+            try f.run()
+        } throws: { error in
+            (error as? RunError)?.description
+                == "\(f.dir.file("jobs/hooked.sql")):5: 'webhooks:' names 'dahs', which is not a configured endpoint"
+        }
+    }
+
     @Test func statusShowsPositionsLagFailuresAndTheLastRun() throws {
         let f = try Fixture()
         try f.append(f.ping("a", id: "1"), f.ping("b", id: "2"))
@@ -425,9 +451,31 @@ extension RefreshTests {
         #expect(status.rejects == 1)
         #expect(status.lastRun?.exitCode == 65)
 
-        // Editing the job file shows as a changed definition.
-        try f.dir.write("jobs/counter.sql", Fixture.refreshJob + "\n-- edited\n")
+        // A comment does not change what the job does; its SQL does.
+        try f.dir.write("jobs/counter.sql", "-- Counts refreshes.\n" + Fixture.refreshJob + "\n-- edited\n")
+        #expect(
+            try StatusReport.load(options: f.options).jobs.first { $0.name == "counter" }?.fingerprintChanged == false)
+        try f.dir.write("jobs/counter.sql", Fixture.refreshJob.replacingOccurrences(of: "n + 1", with: "n + 2"))
         #expect(
             try StatusReport.load(options: f.options).jobs.first { $0.name == "counter" }?.fingerprintChanged == true)
+    }
+
+    /// Checkpoints written before fingerprints were versioned hold a hash of the file's text: after
+    /// an upgrade an unchanged file is not reported changed, and the next run stores the new form.
+    @Test func anUpgradeDoesNotMarkUnchangedJobsChanged() throws {
+        let f = try Fixture()
+        try f.append(f.ping("a", id: "1"))
+        try f.run()
+        try f.execute(
+            "UPDATE projector_checkpoints SET fingerprint = '\(Fingerprint.hex(Fingerprint.fnv1a(Fixture.refreshJob)))' "
+                + "WHERE job = 'counter'")
+        try f.execute("UPDATE projector_checkpoints SET fingerprint = '0123456789abcdef' WHERE job = 'log'")
+        let status = try StatusReport.load(options: f.options)
+        #expect(status.jobs.first { $0.name == "counter" }?.fingerprintChanged == false)
+        #expect(status.jobs.first { $0.name == "log" }?.fingerprintChanged == true)
+        try f.append(f.ping("b", id: "2"))
+        try f.run { $0.selectedJobs = ["counter"] }
+        #expect(
+            try f.rows("SELECT fingerprint FROM projector_checkpoints WHERE job = 'counter'")[0][0].hasPrefix("v2:"))
     }
 }
