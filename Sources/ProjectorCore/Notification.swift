@@ -35,6 +35,15 @@ public struct Notification: Sendable, Equatable {
 
     public static let keysCap = 1000
 
+    /// A new notification id: `prefix` and 24 random letters and digits (never a `.`). Ids made in
+    /// the same second differ, so a consumer that drops repeated `webhook-id`s never drops a new one.
+    public static func newID(prefix: String = "msg_") -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        var generator = SystemRandomNumberGenerator()
+        return prefix
+            + String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+
     /// The body, serialized once: these bytes are stored, signed and sent on every attempt.
     public var body: [UInt8] {
         let shown = keys.prefix(Self.keysCap)

@@ -517,11 +517,7 @@ public final class ProjectionRun {
     }
 
     /// A notification id: `msg_` and 24 random letters and digits (never a `.`).
-    static func messageID() -> String {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-        var generator = SystemRandomNumberGenerator()
-        return "msg_" + String((0..<24).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
-    }
+    static func messageID() -> String { Notification.newID() }
 
     // MARK: Plumbing
 

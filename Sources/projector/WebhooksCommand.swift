@@ -153,7 +153,7 @@ struct WebhooksCommand: ParsableCommand {
                 job: "test", runID: 0, fromPosition: 0, toPosition: 0, events: 0, keys: [], keysTotal: 0, failures: 0,
                 timestamp: now, type: "projection.test"
             ).body
-            let id = "msg_test_" + String(Int(now))
+            let id = Notification.newID(prefix: "msg_test_")
             let result = CurlTransport().perform(
                 [target.request(messageID: id, body: body, timestamp: Int(now))], budget: target.timeout + 1)[0]
             print("POST \(target.url)  webhook-id: \(id)")

@@ -148,6 +148,28 @@ final class WebhookWorkspace {
         #expect(try verify(body + " ") == 65)
     }
 
+    @Test func testNotificationsSentInTheSameSecondHaveDistinctIDs() throws {
+        // Given a receiver that answers 200 to everything
+        let secret = WebhookSecret.generate()
+        let receiver = try WebhookReceiver(secrets: try WebhookSecret.list(secret))
+        defer { receiver.stop() }
+        let dir = TemporaryDirectory()
+        try dir.write(
+            "projector.json",
+            #"{"webhooks": {"dash": {"url": "\#(receiver.url)", "secretEnv": "S", "allowHTTP": true}}}"#)
+        // When three test notifications are fired back to back
+        for _ in 0..<3 {
+            let test = try ChildProcess.run(
+                ["webhooks", "test", "dash", "--config", dir.file("projector.json")], environment: ["S": secret])
+            #expect(test.status == 0, "\(test.stdout) \(test.stderr)")
+        }
+        // Then a consumer that de-duplicates by webhook-id sees three notifications
+        let ids = receiver.received.map(\.id)
+        #expect(ids.count == 3)
+        #expect(Set(ids).count == 3, "\(ids)")
+        #expect(ids.allSatisfy { $0.hasPrefix("msg_test_") })
+    }
+
     @Test func listRetryAndTestCommands() throws {
         let w = try WebhookWorkspace(events: 300) { _ in .respond(status: 500) }
         _ = try w.run()
