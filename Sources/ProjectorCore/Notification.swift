@@ -6,8 +6,7 @@ public struct Notification: Sendable, Equatable {
     public var toPosition: Int
     public var events: Int
     public var keys: [String]
-    /// Keys refreshed or applied; when `truncated`, more than `keys` lists (a key done in two
-    /// batches counts twice).
+    /// Distinct keys refreshed or applied; when `truncated`, more than `keys` lists.
     public var keysTotal: Int
     /// Whether more keys were touched than the notification lists.
     public var truncated: Bool

@@ -94,7 +94,7 @@ extension ProjectionRun {
                 let event = batch.events[Int(index)]
                 try store.hold(job: job, key: key, position: event.position, length: event.length)
             }
-            state.report.held += events.count - failedAt - 1
+            state.report.held += events.count - failedAt
             let first = batch.events[Int(events[failedAt])].position
             let last = batch.events[Int(events[events.count - 1])].position
             try recordFailure(state, key: key, first: first, last: last, error: error)

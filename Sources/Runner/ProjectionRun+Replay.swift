@@ -129,8 +129,7 @@ extension ProjectionRun {
     func queueReplayNotification(_ state: JobState, keys: [String], from: Int, events: Int) throws(SQLiteError) {
         guard !state.endpoints.isEmpty, !keys.isEmpty else { return }
         try store.accumulate(
-            job: state.definition.name, from: from, to: state.position, events: events, keys: keys,
-            keysTotal: keys.count, failures: 0)
+            job: state.definition.name, from: from, to: state.position, events: events, keys: keys, failures: 0)
     }
 
     /// A transaction whose failure is described by `onFailure` (which knows what the body was doing).

@@ -271,11 +271,15 @@ public final class ProjectionRun {
                         }
                     }
                     let failuresBefore = state.report.failures
-                    for key in chunk { try refresh(state, key: key, firstPosition: end, lastPosition: end) }
+                    var refreshed: [String] = []
+                    for key in chunk {
+                        let before = state.report.executions
+                        try refresh(state, key: key, firstPosition: end, lastPosition: end)
+                        if state.report.executions > before { refreshed.append(key) }
+                    }
                     if !state.endpoints.isEmpty {
                         try store.accumulate(
-                            job: state.definition.name, from: end, to: end, events: 0,
-                            keys: Array(chunk), keysTotal: chunk.count,
+                            job: state.definition.name, from: end, to: end, events: 0, keys: refreshed,
                             failures: state.report.failures - failuresBefore)
                     }
                     if index + chunk.count >= keys.count {
@@ -371,16 +375,17 @@ public final class ProjectionRun {
     /// Applies one batch inside the current transaction: rejects, de-duplication, every job, checkpoints.
     func process(_ batch: Batch, anchor: CursorAnchor) throws(SQLiteError) {
         let now = clock.now()
+        // A reject is reported once: a line re-read for a new or lagging job was counted before.
         for reject in batch.rejects {
-            try store.recordReject(reject, runID: runID, now: now)
+            guard try store.recordReject(reject, runID: runID, now: now) else { continue }
+            report.rejects += 1
             logger.warning(
                 "line rejected",
                 metadata: ["position": "\(reject.position)", "reason": "\(reject.reason)"]
             )
         }
-        report.rejects += batch.rejects.count
         for (job, reject) in batch.jobRejects where reject.position >= states[job].position {
-            try store.recordReject(reject, runID: runID, now: now)
+            guard try store.recordReject(reject, runID: runID, now: now) else { continue }
             states[job].report.rejects += 1
             report.rejects += 1
             logger.warning(
@@ -398,9 +403,10 @@ public final class ProjectionRun {
         for job in active {
             let state = states[job]
             let position = state.position
-            let executionsBefore = state.report.executions
             let failuresBefore = state.report.failures
+            let duplicatesBefore = state.report.duplicates
             var batchKeys: [String] = []
+            var worked: [String] = []
             groupStart = Monotonic.now()
             let mine = perJob[job].filter { batch.events[Int(batch.keyed[$0].event)].position >= position }
             switch state.definition.mode {
@@ -424,7 +430,9 @@ public final class ProjectionRun {
                         try recordWait(state, key: key, first: first, last: last, waits: open)
                         continue
                     }
+                    let before = state.report.executions
                     try refresh(state, key: key, firstPosition: first, lastPosition: last)
+                    if state.report.executions > before { worked.append(key) }
                 }
             case .apply:
                 var groups: [String: [Int32]] = [:]
@@ -439,23 +447,24 @@ public final class ProjectionRun {
                 batchKeys = EventBinder.sorted(groups.keys)
                 report.timings.group += Monotonic.now() - groupStart
                 for key in batchKeys {
+                    let before = state.report.executions
                     try apply(state, key: key, events: groups[key] ?? [], batch: batch, taint: taint)
+                    if state.report.executions > before { worked.append(key) }
                 }
             }
             markFailingEvents(of: state, indices: mine, batch: batch, into: &taint)
-            let seen = batch.events.count - Self.firstIndex(in: batch.events, atOrAfter: position)
-            state.report.events += seen
+            // Counted: the events this job matched (not every line read), and the keys it did work for.
+            let matched = Self.distinctEvents(mine, in: batch)
+            state.report.events += matched
             try store.saveCheckpoint(
                 job: state.definition.name, anchor: anchor, fingerprint: state.definition.fingerprint,
-                eventsAdded: seen,
+                eventsAdded: matched - (state.report.duplicates - duplicatesBefore),
                 now: now
             )
             if !state.endpoints.isEmpty {
                 try store.accumulate(
-                    job: state.definition.name, from: max(position, batch.start), to: batch.end, events: seen,
-                    keys: batchKeys,
-                    keysTotal: state.report.executions - executionsBefore,
-                    failures: state.report.failures - failuresBefore)
+                    job: state.definition.name, from: max(position, batch.start), to: batch.end, events: matched,
+                    keys: worked, failures: state.report.failures - failuresBefore)
             }
             state.position = batch.end
             state.report.toPosition = batch.end
@@ -482,6 +491,18 @@ public final class ProjectionRun {
             if first < event.position { duplicates.insert(Int32(index)) }
         }
         return duplicates
+    }
+
+    /// How many events the keyed entries `indices` (in batch order) come from: an event keyed
+    /// twice for one job counts once.
+    static func distinctEvents(_ indices: [Int], in batch: Batch) -> Int {
+        var count = 0
+        var last: Int32 = -1
+        for index in indices where batch.keyed[index].event != last {
+            count += 1
+            last = batch.keyed[index].event
+        }
+        return count
     }
 
     static func firstIndex(in events: [BatchEvent], atOrAfter position: Int) -> Int {

@@ -145,7 +145,8 @@ public struct Rebuild {
                 if let definition = catalog[job] {
                     let disabled = try store.disabledEndpoints()
                     let body = Notification(
-                        job: job, runID: 0, fromPosition: 0, toPosition: report.position, events: build.events,
+                        job: job, runID: 0, fromPosition: 0, toPosition: report.position,
+                        events: build.jobs.first?.events ?? 0,
                         keys: [], keysTotal: report.keys, failures: build.failures, truncated: report.keys > 0,
                         timestamp: now, type: "projection.rebuilt"
                     ).body

@@ -55,14 +55,16 @@ public struct JobReport: Codable, Sendable {
     public var mode: String
     public var fromPosition: Int
     public var toPosition: Int
-    /// Events past this job's checkpoint that the run read (whether or not the job listens to them).
+    /// Events past this job's checkpoint that it matched (an event keyed twice counts once);
+    /// events of types the job does not listen to are not counted.
     public var events: Int = 0
-    /// Refresh: keys refreshed. Apply: events applied.
+    /// Refresh: keys refreshed, once per batch that touched a key (a dry run: distinct keys).
+    /// Apply: events applied.
     public var executions: Int = 0
     /// Events whose `id` was seen before (apply jobs skip them).
     public var duplicates: Int = 0
     public var failures: Int = 0
-    /// Events held back behind a parked key.
+    /// Events held back for a parked key, the failed event included (as `failures list` counts them).
     public var held: Int = 0
     /// Keys held back because a key they read in an upstream job (`after:`) failed.
     public var waiting: Int = 0

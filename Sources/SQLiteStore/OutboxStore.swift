@@ -49,66 +49,66 @@ extension RunnerStore {
         )
     }
 
-    /// Adds one batch's work for a job to its notification in the making.
+    /// Adds one batch's work for a job to its notification in the making: the positions it covers,
+    /// the events it matched, the keys it refreshed or applied and its failures. Every key is kept
+    /// (once), so `keysTotal` counts distinct keys however many batches touched them; the body
+    /// lists the first `Notification.keysCap`.
     public func accumulate(
-        job: String, from: Int, to: Int, events: Int, keys: [String], keysTotal: Int, failures: Int
+        job: String, from: Int, to: Int, events: Int, keys: [String], failures: Int
     ) throws(SQLiteError) {
         let state = try cached(
             """
             INSERT INTO projector_notification_state(job, from_position, to_position, events, keys_total, failures)
-            VALUES(?1, ?2, ?3, ?4, ?5, ?6)
-            ON CONFLICT(job) DO UPDATE SET to_position = ?3, events = events + ?4, keys_total = keys_total + ?5,
-                failures = failures + ?6
+            VALUES(?1, ?2, ?3, ?4, 0, ?5)
+            ON CONFLICT(job) DO UPDATE SET to_position = ?3, events = events + ?4, failures = failures + ?5
             """
         )
         try state.bind(text: job, at: 1)
         try state.bind(int: from, at: 2)
         try state.bind(int: to, at: 3)
         try state.bind(int: events, at: 4)
-        try state.bind(int: keysTotal, at: 5)
-        try state.bind(int: failures, at: 6)
+        try state.bind(int: failures, at: 5)
         try state.run()
         guard !keys.isEmpty else { return }
-        let count = try cached("SELECT count(*) FROM projector_notification_keys WHERE job = ?")
-        try count.bind(text: job, at: 1)
-        var stored = 0
-        while try count.step() { stored = count.int(at: 0) }
         let insert = try cached("INSERT OR IGNORE INTO projector_notification_keys(job, key) VALUES(?, ?)")
-        var index = keys.startIndex
-        while index < keys.endIndex && stored < Notification.keysCap {
+        var added = 0
+        for key in keys {
             try insert.bind(text: job, at: 1)
-            try insert.bind(text: keys[index], at: 2)
+            try insert.bind(text: key, at: 2)
             try insert.run()
-            stored += db.changes
-            index += 1
+            added += db.changes
         }
-        if index < keys.endIndex {
-            // Keys beyond the cap: the notification lists the first ones and says it is truncated.
-            try db.run("UPDATE projector_notification_state SET truncated = 1 WHERE job = ?", [.text(job)])
-        }
+        let total = try cached("UPDATE projector_notification_state SET keys_total = keys_total + ? WHERE job = ?")
+        try total.bind(int: added, at: 1)
+        try total.bind(text: job, at: 2)
+        try total.run()
     }
 
-    /// Turns every accumulated notification into outbox rows (one per endpoint) and clears the
-    /// accumulator. `endpoints(job)` names the endpoints of a job; `messageID()` makes an id.
+    /// Turns every accumulated notification of a job that did work (keys refreshed or applied, or
+    /// failures) into outbox rows (one per endpoint) and clears it. A job that only read events
+    /// keeps its accumulated range, so its next notification covers it. `endpoints(job)` names the
+    /// endpoints of a job; `messageID()` makes an id.
     public func emitNotifications(
         runID: Int, now: Double, endpoints: (String) -> [String], disabled: Set<String>, messageID: () -> String
     ) throws(SQLiteError) -> Int {
         let rows = try db.rows(
             """
-            SELECT job, from_position, to_position, events, keys_total, failures, truncated
-            FROM projector_notification_state
+            SELECT job, from_position, to_position, events, keys_total, failures
+            FROM projector_notification_state WHERE keys_total > 0 OR failures > 0
             """
         )
         var written = 0
         for row in rows {
             guard let job = row[0].string else { continue }
             let keys = try db.rows(
-                "SELECT key FROM projector_notification_keys WHERE job = ? ORDER BY seq", [.text(job)]
+                "SELECT key FROM projector_notification_keys WHERE job = ? ORDER BY seq LIMIT ?",
+                [.text(job), SQLValue(Notification.keysCap)]
             ).compactMap { $0[0].string }
+            let total = max(row[4].int ?? 0, keys.count)
             let notification = Notification(
                 job: job, runID: runID, fromPosition: row[1].int ?? 0, toPosition: row[2].int ?? 0,
-                events: row[3].int ?? 0, keys: keys, keysTotal: row[4].int ?? 0, failures: row[5].int ?? 0,
-                truncated: row[6].int == 1, timestamp: now
+                events: row[3].int ?? 0, keys: keys, keysTotal: total, failures: row[5].int ?? 0,
+                truncated: total > keys.count, timestamp: now
             )
             let id = messageID()
             for endpoint in endpoints(job) {
@@ -118,8 +118,9 @@ extension RunnerStore {
                 )
                 written += 1
             }
+            try db.run("DELETE FROM projector_notification_state WHERE job = ?", [.text(job)])
+            try db.run("DELETE FROM projector_notification_keys WHERE job = ?", [.text(job)])
         }
-        try db.execute("DELETE FROM projector_notification_state; DELETE FROM projector_notification_keys;")
         return written
     }
 

@@ -168,8 +168,10 @@ public final class RunnerStore {
 
     // MARK: Rejects
 
-    /// Records a reject once: a line re-read by a lagging job keeps its first record.
-    public func recordReject(_ reject: Reject, runID: Int, now: Double) throws(SQLiteError) {
+    /// Records a reject once: a line re-read by a lagging or new job keeps its first record.
+    /// Returns whether the reject is new (false: it was recorded, and reported, before).
+    @discardableResult
+    public func recordReject(_ reject: Reject, runID: Int, now: Double) throws(SQLiteError) -> Bool {
         let statement = try cached(
             """
             INSERT OR IGNORE INTO projector_rejects(position, job, length, code, reason, excerpt, recorded_at, run_id)
@@ -185,6 +187,17 @@ public final class RunnerStore {
         try statement.bind(.real(now), at: 7)
         try statement.bind(int: runID, at: 8)
         try statement.run()
+        return db.changes == 1
+    }
+
+    /// Whether a reject was recorded before (for a dry run, which records nothing).
+    public func isRecorded(_ reject: Reject) throws(SQLiteError) -> Bool {
+        let statement = try cached("SELECT 1 FROM projector_rejects WHERE position = ? AND job = ?")
+        try statement.bind(int: reject.position, at: 1)
+        try statement.bind(text: reject.job ?? "", at: 2)
+        var found = false
+        while try statement.step() { found = true }
+        return found
     }
 
     // MARK: Event ids

@@ -16,9 +16,12 @@ enum Summary {
             ["job", "mode", "events", report.dryRun ? "would run" : "ran", "failed", "held", "dup", "position"]
         ]
         for job in report.jobs {
+            // A real run refreshes a key once per batch that touched it; a dry run counts distinct keys.
             let ran =
-                job.mode == "refresh"
-                ? "\(Output.count(job.executions)) keys" : "\(Output.count(job.executions)) events"
+                job.mode == "apply"
+                ? "\(Output.count(job.executions)) events"
+                : report.dryRun || job.initialized
+                    ? "\(Output.count(job.executions)) keys" : "\(Output.count(job.executions)) refreshes"
             rows.append([
                 job.name + (job.initialized ? " (new: all keys)" : ""), job.mode, Output.count(job.events), ran,
                 String(job.failures), String(job.held), String(job.duplicates), String(job.toPosition),
