@@ -99,6 +99,17 @@ extension ProjectionRun {
         }
     }
 
+    /// When keys of a job failed, names objects of its tables that its `@setup` no longer creates
+    /// (a trigger or CHECK removed from the file stays in the database and fails keys for ever).
+    func warnAboutSetupDrift() {
+        for state in states where state.report.failures > 0 {
+            for finding in SetupDrift.findings(for: state.definition, in: db) {
+                logger.warning(
+                    "\(finding.message)", metadata: ["job": "\(finding.job)", "file": "\(finding.file)"])
+            }
+        }
+    }
+
     /// Whether a failure still waits for an upstream failure that is not cleared.
     func isWaiting(_ failure: FailureRecord) -> Bool {
         failure.waitsFor.contains { failures[$0] != nil }

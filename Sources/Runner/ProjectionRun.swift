@@ -1,7 +1,7 @@
 import Journal
 public import Logging
 public import ProjectorCore
-import SQLiteStore
+public import SQLiteStore
 import Webhooks
 
 /// One `projector run` (SPEC §4): lock, open, stream the journal past the lowest checkpoint in
@@ -80,6 +80,7 @@ public final class ProjectionRun {
             try retryDueFailures()
             try stream(started: started)
             try retryDueFailures(onlyWaiting: true)
+            warnAboutSetupDrift()
             try notifyAndDeliver()
         }
         report.jobs = states.map(\.report)
@@ -109,8 +110,13 @@ public final class ProjectionRun {
         let catalog = try selectedJobs()
         try openDatabase()
         try prepareJobs(catalog)
+        setupDrift = states.flatMap { SetupDrift.findings(for: $0.definition, in: db) }
         return states.map(\.definition)
     }
+
+    /// Objects of the jobs' tables that differ from what their `@setup` creates today (found by
+    /// `validate`), such as a trigger removed from `@setup` but still in the database.
+    public private(set) var setupDrift: [SetupDrift.Finding] = []
 
     // MARK: Setting up
 

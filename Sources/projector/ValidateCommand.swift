@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ProjectorCore
 import Runner
+import SQLiteStore
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,12 +19,14 @@ struct ValidateCommand: ParsableCommand {
         let options = try store.runOptions()
         try checkSecrets()
         let jobs: [String]
+        let run = ProjectionRun(options: options, logger: logger)
         do {
-            jobs = try ProjectionRun(options: options, logger: logger).validate().map {
-                "\($0.name) (\($0.mode.rawValue))"
-            }
+            jobs = try run.validate().map { "\($0.name) (\($0.mode.rawValue))" }
         } catch {
             throw ExitStatus.fail(error)
+        }
+        for finding in run.setupDrift {
+            FileHandle.standardError.write(Data((finding.description + "\n").utf8))
         }
         print("ok: \(jobs.count) job(s), in run order: " + jobs.joined(separator: ", "))
     }

@@ -112,3 +112,49 @@ import Webhooks
         #expect(repaired.first?.first?.contains(#""keys":["c"]"#) == true)
     }
 }
+
+@Suite struct SetupDriftTests {
+    static func job(guarded: Bool) -> String {
+        """
+        -- on: PING key: aggregateId
+        -- @setup
+        CREATE TABLE IF NOT EXISTS scores(key TEXT PRIMARY KEY, n INTEGER\(guarded ? " CHECK (n < 10)" : ""));
+        \(guarded ? "CREATE TRIGGER IF NOT EXISTS scores_no_x BEFORE INSERT ON scores WHEN NEW.key = 'x'\nBEGIN SELECT raise(ABORT, 'no x'); END;" : "")
+        -- @refresh
+        DELETE FROM scores WHERE key = :key;
+        INSERT INTO scores(key, n) SELECT key, v FROM src WHERE key = :key;
+        """
+    }
+
+    @Test func aTriggerOrCheckRemovedFromSetupIsNamedByValidateAndGoneAfterARebuild() throws {
+        let f = try Fixture(jobs: ["scores": Self.job(guarded: true)])
+        try f.execute("CREATE TABLE src(key TEXT PRIMARY KEY, v INTEGER NOT NULL)")
+        try f.execute("INSERT INTO src VALUES('x', 1), ('y', 20), ('z', 3)")
+        try f.append(f.ping("x"), f.ping("y"), f.ping("z"))
+        #expect(try f.run().failures == 2)
+
+        // The author removes the trigger and the CHECK from @setup: the database keeps both.
+        try f.dir.write("jobs/scores.sql", Self.job(guarded: false))
+        let validation = ProjectionRun(options: f.options, logger: RecoveryTests.logger, clock: f.clock)
+        _ = try validation.validate()
+        let messages = validation.setupDrift.map(\.description)
+        #expect(messages.count == 2, "\(messages)")
+        #expect(
+            messages.contains {
+                $0.contains("trigger 'scores_no_x' on table 'scores' is in the database but not in @setup")
+            })
+        #expect(messages.contains { $0.contains("table 'scores' in the database differs from @setup") })
+        #expect(messages.allSatisfy { $0.hasPrefix(f.dir.file("jobs/scores.sql") + ":2: warning:") })
+        _ = try FailureAdmin(databasePath: f.options.databasePath).retry(job: nil, key: nil, now: f.clock.now())
+        #expect(try f.run().failures == 2)
+
+        // The way out the warning names: a rebuild recreates the tables from @setup.
+        _ = try Rebuild(options: f.options, logger: RecoveryTests.logger, clock: f.clock).execute(jobs: ["scores"])
+        let after = ProjectionRun(options: f.options, logger: RecoveryTests.logger, clock: f.clock)
+        _ = try after.validate()
+        #expect(after.setupDrift.isEmpty)
+        #expect(try f.rows("SELECT key, n FROM scores ORDER BY key") == [["x", "1"], ["y", "20"], ["z", "3"]])
+        #expect(try f.scalar("SELECT count(*) FROM projector_failures") == 0)
+        #expect(try f.run().exitCode == 0)
+    }
+}
