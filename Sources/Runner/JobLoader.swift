@@ -1,5 +1,6 @@
 import Foundation
 public import ProjectorCore
+import SQLiteStore
 
 /// Reads every `*.sql` file of the jobs directory and checks them as a whole.
 public enum JobLoader {
@@ -37,10 +38,40 @@ public enum JobLoader {
             errors.append(JobFileError(file: directory, line: 0, message: "no job files (*.sql) in the jobs directory"))
         }
         guard errors.isEmpty else { throw .jobs(JobFileErrors(errors)) }
+        let catalog: JobCatalog
         do {
-            return try JobCatalog(definitions)
+            catalog = try JobCatalog(definitions)
         } catch {
             throw .jobs(error)
         }
+        let shared = sharedTables(definitions)
+        guard shared.isEmpty else { throw .jobs(JobFileErrors(shared)) }
+        return catalog
+    }
+
+    /// A table created by the `@setup` of two jobs: each job owns its tables (its first
+    /// initialization and a `rebuild` start them empty, or replace them), so sharing one would let
+    /// either job wipe the other's rows.
+    static func sharedTables(_ definitions: [JobDefinition]) -> [JobFileError] {
+        var owners: [String: (job: JobDefinition, line: Int)] = [:]
+        var errors: [JobFileError] = []
+        for job in definitions.sorted(by: { $0.name < $1.name }) {
+            for (table, line) in CompiledJob.tableOrigins(of: job).tables {
+                // SQLite's table names ignore ASCII case.
+                let key = table.lowercased()
+                guard let owner = owners[key] else {
+                    owners[key] = (job, line)
+                    continue
+                }
+                errors.append(
+                    JobFileError(
+                        file: job.file, line: line,
+                        message:
+                            "table '\(table)' is also created by \(owner.job.file):\(owner.line) (job '\(owner.job.name)'); "
+                            + "a job owns the tables its @setup creates (a rebuild of either job would replace the "
+                            + "other's rows), so give each job tables of its own"))
+            }
+        }
+        return errors
     }
 }

@@ -128,12 +128,32 @@ public final class CompiledJob {
     /// The tables a job's `@setup` creates, found by running it in an empty in-memory database
     /// (empty when it cannot run there, e.g. when it refers to an attached database).
     public static func tablesCreated(by definition: JobDefinition) -> [String] {
-        guard let setup = definition.setup, let scratch = try? Database(path: ":memory:") else { return [] }
-        guard (try? scratch.executeAll(setup.text)) != nil else { return [] }
-        let rows =
-            (try? scratch.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
-            ?? []
-        return rows.compactMap { $0[0].string }
+        let (tables, complete) = tableOrigins(of: definition)
+        return complete ? tables.map(\.0) : []
+    }
+
+    /// Each table a job's `@setup` creates with the file line of the statement that creates it,
+    /// found by running the statements one by one in an empty in-memory database. `complete` is
+    /// false when a statement cannot run there (e.g. it refers to an attached database): the
+    /// tables are then those created before it.
+    public static func tableOrigins(of definition: JobDefinition) -> (tables: [(String, line: Int)], complete: Bool) {
+        guard let setup = definition.setup, let scratch = try? Database(path: ":memory:") else { return ([], true) }
+        func names() -> [String] {
+            let rows =
+                (try? scratch.rows("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
+                ?? []
+            return rows.compactMap { $0[0].string }
+        }
+        var tables: [(String, line: Int)] = []
+        var known: Set<String> = []
+        let complete =
+            (try? scratch.executeAll(setup.text) { offset in
+                for name in names() where !known.contains(name) {
+                    known.insert(name)
+                    tables.append((name, line(of: offset, in: setup)))
+                }
+            }) != nil
+        return (tables, complete)
     }
 
     /// The file line of a byte offset inside a section.

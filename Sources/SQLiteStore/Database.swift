@@ -95,9 +95,14 @@ public final class Database {
         _ = try prepareAll(sql, executing: true)
     }
 
-    private func prepareAll(_ sql: String, executing: Bool) throws(PrepareError) -> [(
-        statement: Statement, offset: Int
-    )] {
+    /// Runs every statement of a script in turn, calling `ran` with each statement's offset after it ran.
+    public func executeAll(_ sql: String, ran: (Int) -> Void) throws(PrepareError) {
+        _ = try prepareAll(sql, executing: true, ran: ran)
+    }
+
+    private func prepareAll(_ sql: String, executing: Bool, ran: (Int) -> Void = { _ in }) throws(PrepareError)
+        -> [(statement: Statement, offset: Int)]
+    {
         var result: [(Statement, Int)] = []
         var utf8 = Array(sql.utf8)
         utf8.append(0)
@@ -139,6 +144,7 @@ public final class Database {
                             failure = PrepareError(error: error, offset: start)
                             return
                         }
+                        ran(start)
                     } else {
                         result.append((prepared, start))
                     }

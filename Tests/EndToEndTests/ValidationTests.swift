@@ -32,6 +32,29 @@ import Testing
         #expect(declared.status == 0, "\(declared.stderr)")
     }
 
+    @Test func twoJobsCreatingOneTableAreExit78NamingBoth() throws {
+        let w = try Workspace()
+        try w.dir.write(
+            "jobs/recount.sql",
+            """
+            -- on: PING
+            -- @setup
+            CREATE TABLE IF NOT EXISTS counts(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+            -- @refresh
+            INSERT OR REPLACE INTO counts VALUES(:key, 0);
+            """)
+        try w.append(3)
+        for command in ["validate", "run"] {
+            let outcome = try ChildProcess.run([command] + w.flags)
+            #expect(outcome.status == 78, "\(command): \(outcome.stderr)")
+            #expect(
+                outcome.stderr.contains(
+                    "recount.sql:3: table 'counts' is also created by \(w.dir.file("jobs/count.sql")):3 (job 'count')"),
+                "\(command): \(outcome.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: w.dir.file("p.db")))
+    }
+
     /// The shipped QaHub jobs still pass `validate` against the demo's write model.
     @Test func theShippedJobsValidate() throws {
         let dir = TemporaryDirectory("projector-shipped")

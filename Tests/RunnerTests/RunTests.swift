@@ -407,6 +407,45 @@ extension RefreshTests {
         }
     }
 
+    /// A rebuild replaces the tables a job's `@setup` creates: two jobs creating one table would
+    /// wipe each other's rows, so the jobs are refused, naming both files and lines.
+    @Test func twoJobsCreatingOneTableAreRefused() throws {
+        let f = try Fixture(jobs: [
+            "first": """
+            -- on: PING
+            -- @setup
+            CREATE TABLE IF NOT EXISTS own(key TEXT PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS Totals(key TEXT PRIMARY KEY, n INTEGER);
+            -- @apply
+            INSERT INTO Totals VALUES(:key, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1;
+            """,
+            "second": """
+            -- on: PING
+            -- @setup
+
+            CREATE TABLE IF NOT EXISTS totals(key TEXT PRIMARY KEY, n INTEGER);
+            -- @refresh
+            INSERT OR REPLACE INTO totals VALUES(:key, 0);
+            """,
+        ])
+        let expected =
+            "\(f.dir.file("jobs/second.sql")):4: table 'totals' is also created by \(f.dir.file("jobs/first.sql")):4 "
+            + "(job 'first')"
+        var logger = Logging.Logger(label: "t")
+        logger.logLevel = .critical
+        #expect {
+            try ProjectionRun(options: f.options, logger: logger).validate()
+        } throws: { error in
+            (error as? RunError)?.description.hasPrefix(expected) == true
+        }
+        #expect {
+            try f.run()
+        } throws: { error in
+            (error as? RunError)?.description.hasPrefix(expected) == true
+        }
+        #expect(!FileManager.default.fileExists(atPath: f.options.databasePath))
+    }
+
     @Test func anUnknownWebhookEndpointIsReportedOnItsLine() throws {
         let f = try Fixture(jobs: [
             "hooked": """
