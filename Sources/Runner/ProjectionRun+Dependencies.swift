@@ -44,7 +44,8 @@ extension ProjectionRun {
     /// After a job has run over a batch: the batch's events whose key of this job is failing
     /// (rolled back, parked, or itself waiting), so that the jobs after it hold those events back.
     func markFailingEvents(of state: JobState, indices: [Int], batch: Batch, into taint: inout [Int32: [FailureKey]]) {
-        guard !failures.isEmpty else { return }
+        let name = state.definition.name
+        guard !failures.isEmpty, states.contains(where: { $0.upstreams.contains(name) }) else { return }
         for index in indices {
             let keyed = batch.keyed[index]
             let failure = FailureKey(job: state.definition.name, key: keyed.key)
