@@ -130,6 +130,8 @@ public enum Metrics {
         guard fd >= 0 else {
             throw .configuration("cannot write metrics file \(temporary): \(String(cString: strerror(errno)))")
         }
+        // Readable by the node exporter whatever the unit's UMask: metrics hold no secret.
+        fchmod(fd, 0o644)
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         fsync(fd)

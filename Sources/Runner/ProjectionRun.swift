@@ -148,7 +148,11 @@ public final class ProjectionRun {
 
     func openDatabase() throws(RunError) {
         let directory = Self.directory(of: options.databasePath)
-        guard Self.exists(directory) else { throw .missingPath(what: "the database's directory", path: directory) }
+        // Validation and dry runs use an empty in-memory database when there is none yet (before a
+        // unit's first start has created its state directory, for one).
+        guard Self.exists(directory) || options.dryRun || validateOnly else {
+            throw .missingPath(what: "the database's directory", path: directory)
+        }
         for attachment in options.attachments where !Self.exists(attachment.path) {
             throw .missingPath(what: "the attached database '\(attachment.name)'", path: attachment.path)
         }
