@@ -112,6 +112,7 @@ struct JournalCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            try store.requireExistingDatabase(options)
             do {
                 let removed = try JournalMaintenance.prune(options: options, dryRun: dryRun)
                 let bytes = removed.reduce(0) { $0 + $1.size }

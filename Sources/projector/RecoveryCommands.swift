@@ -66,6 +66,7 @@ struct ReplayCommand: ParsableCommand {
 
     func run() throws {
         var options = try store.runOptions()
+        try store.requireExistingDatabase(options)
         options.selectedJobs = [job]
         let logger = store.makeLogger()
         do {
@@ -93,6 +94,7 @@ struct FailuresCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            try store.requireExistingDatabase(options)
             let rows: [FailureAdmin.Listing]
             do {
                 rows = try FailureAdmin(databasePath: options.databasePath).list(job: job, state: state)
@@ -129,6 +131,7 @@ struct FailuresCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            try store.requireExistingDatabase(options)
             do {
                 let count = try FailureAdmin(databasePath: options.databasePath).retry(
                     job: job, key: key, now: SystemClock().now())
@@ -153,6 +156,7 @@ struct FailuresCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            try store.requireExistingDatabase(options)
             do {
                 let count = try FailureAdmin(databasePath: options.databasePath).discard(
                     job: job, key: key, onlyDead: allDead)
@@ -183,6 +187,7 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         let options = try store.runOptions()
+        try store.requireExistingDatabase(options)
         let logger = store.makeLogger()
         let report: Verify.Report
         do {

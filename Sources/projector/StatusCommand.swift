@@ -16,6 +16,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         _ = store.makeLogger()
         let options = try store.runOptions()
+        try store.requireExistingDatabase(options)
         let status: StatusReport
         do {
             status = try StatusReport.load(options: options)

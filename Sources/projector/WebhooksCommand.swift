@@ -28,6 +28,7 @@ struct WebhooksCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            try store.requireExistingDatabase(options)
             let rows: [OutboxRow]
             do {
                 let db = try Database(path: options.databasePath)
@@ -103,6 +104,7 @@ struct WebhooksCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions(signing: deliver ? .all : .none)
+            try store.requireExistingDatabase(options)
             let logger = store.makeLogger()
             do {
                 let lock = try RunLock(path: options.lockPath, wait: true)
