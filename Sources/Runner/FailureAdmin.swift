@@ -60,22 +60,46 @@ public struct FailureAdmin {
             """, [SQLValue(job), SQLValue(key), .real(now)])
     }
 
-    /// Forgets failures. For an apply key this also drops its held events: they will never be
-    /// applied (the key goes on with new events).
-    public func discard(job: String?, key: String?, onlyDead: Bool) throws(RunError) -> Int {
+    /// A failure that `discard` forgot (or, in a dry run, would forget).
+    public struct Discarded: Codable, Sendable {
+        public var job: String
+        public var key: String
+        public var state: String
+        public var attempts: Int
+        public var firstPosition: Int
+        public var lastPosition: Int
+        public var error: String
+        /// The journal positions of the held events dropped with it (apply keys), oldest first:
+        /// these events are never applied.
+        public var droppedPositions: [Int]
+    }
+
+    /// Forgets failures and says what went with them. For an apply key this also drops its held
+    /// events: they will never be applied (the key goes on with new events). `dryRun` changes nothing.
+    public func discard(job: String?, key: String?, onlyDead: Bool, dryRun: Bool = false) throws(RunError)
+        -> [Discarded]
+    {
         do {
-            return try db.transaction { () throws(SQLiteError) in
+            var discarded: [Discarded] = []
+            try db.transaction { () throws(SQLiteError) in
                 let matching = try db.rows(
                     """
-                    SELECT job, key FROM projector_failures
+                    SELECT job, key, state, attempts, first_position, last_position, error FROM projector_failures
                     WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 = 0 OR state = 'dead')
+                    ORDER BY job, first_position
                     """, [SQLValue(job), SQLValue(key), SQLValue(onlyDead ? 1 : 0)])
                 let store = RunnerStore(db: db)
                 for row in matching {
-                    try store.clearFailure(job: row[0].string ?? "", key: row[1].string ?? "")
+                    let (job, key) = (row[0].string ?? "", row[1].string ?? "")
+                    discarded.append(
+                        Discarded(
+                            job: job, key: key, state: row[2].string ?? "", attempts: row[3].int ?? 0,
+                            firstPosition: row[4].int ?? 0, lastPosition: row[5].int ?? 0, error: row[6].string ?? "",
+                            droppedPositions: try store.heldEvents(job: job, key: key).map(\.position)))
+                    if !dryRun { try store.clearFailure(job: job, key: key) }
                 }
-                return matching.count
             }
+            return discarded
         } catch {
             throw RunError.from(error)
         }

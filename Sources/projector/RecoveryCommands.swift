@@ -144,11 +144,17 @@ struct FailuresCommand: ParsableCommand {
 
     struct Discard: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Forget failures; an apply key's held events are dropped and never applied.")
+            abstract: "Forget failures; an apply key's held events are dropped and never applied.",
+            discussion: """
+                Lists every failure it forgets with the positions of the held events dropped with it; \
+                --dry-run lists them and changes nothing.
+                """)
         @OptionGroup var store: StoreOptions
         @Option(help: "Only this job.") var job: String?
         @Option(help: "Only this key.") var key: String?
         @Flag(name: .customLong("all-dead"), help: "Every dead failure.") var allDead = false
+        @Flag(name: .customLong("dry-run"), help: "Only list what would be discarded.") var dryRun = false
+        @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
             if !allDead && job == nil && key == nil { throw ValidationError("give --job/--key or --all-dead") }
@@ -157,13 +163,33 @@ struct FailuresCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
+            let discarded: [FailureAdmin.Discarded]
             do {
-                let count = try FailureAdmin(databasePath: options.databasePath).discard(
-                    job: job, key: key, onlyDead: allDead)
-                print("\(count) failure(s) discarded")
+                discarded = try FailureAdmin(databasePath: options.databasePath).discard(
+                    job: job, key: key, onlyDead: allDead, dryRun: dryRun)
             } catch {
                 throw ExitStatus.fail(error)
             }
+            if json {
+                print(try Output.json(discarded))
+                return
+            }
+            for failure in discarded {
+                let dropped = failure.droppedPositions
+                let positions =
+                    dropped.prefix(20).map(String.init).joined(separator: ", ")
+                    + (dropped.count > 20 ? ", … (\(dropped.count - 20) more; --json lists all)" : "")
+                print(
+                    "\(failure.job) key \(failure.key): \(failure.state) after \(failure.attempts) attempt(s), "
+                        + "positions \(failure.firstPosition)…\(failure.lastPosition), "
+                        + "error: \(failure.error.prefix(80))"
+                        + (dropped.isEmpty
+                            ? "" : "\n  \(dropped.count) held event(s) \(dryRun ? "would be " : "")dropped: \(positions)"))
+            }
+            let events = discarded.reduce(0) { $0 + $1.droppedPositions.count }
+            print(
+                (dryRun ? "would discard" : "discarded") + " \(discarded.count) failure(s) and "
+                    + "\(events) held event(s)" + (dryRun ? "; nothing changed (dry run)" : ""))
         }
     }
 }

@@ -38,4 +38,46 @@ import Testing
         }
         #expect(try ChildProcess.run(["run", "--database", w.dir.file("missing.db")] + flags).status == 0)
     }
+
+    @Test func failuresDiscardListsWhatItDropsAndHasADryRun() throws {
+        // Given an apply key parked on a failing event, with a later event held behind it
+        let w = try Workspace(
+            job: """
+                -- on: PING key: aggregateId
+                -- @setup
+                CREATE TABLE IF NOT EXISTS seen(id TEXT);
+                CREATE TABLE IF NOT EXISTS poison(id TEXT PRIMARY KEY);
+                CREATE TRIGGER IF NOT EXISTS seen_poison BEFORE INSERT ON seen
+                WHEN EXISTS (SELECT 1 FROM poison WHERE id = NEW.id) BEGIN SELECT raise(ABORT, 'poisoned'); END;
+                -- @apply
+                INSERT INTO seen(id) VALUES(:id);
+                """)
+        #expect(try w.run().status == 0)
+        try Database(path: w.dir.file("p.db")).execute("INSERT INTO poison VALUES('e1')")
+        try w.append(10)
+        #expect(try w.run().status == 65)
+        let held = try Database(path: w.dir.file("p.db")).rows(
+            "SELECT position FROM projector_held_events WHERE key = 'k1' ORDER BY position"
+        ).compactMap { $0[0].int }
+        #expect(held.count == 2)
+        let positions = held.map(String.init).joined(separator: ", ")
+
+        // When the operator looks first, then discards
+        let dry = try ChildProcess.run(["failures", "discard", "--job", "count", "--key", "k1", "--dry-run"] + w.flags)
+        let failuresAfterDryRun = try Database(path: w.dir.file("p.db")).rows("SELECT key FROM projector_failures")
+        let discard = try ChildProcess.run(["failures", "discard", "--job", "count", "--key", "k1"] + w.flags)
+
+        // Then both name the key and the positions of the events dropped; only the second drops them
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("count key k1: parked after 1 attempt(s)"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("2 held event(s) would be dropped: \(positions)"), "\(dry.stdout)")
+        #expect(dry.stdout.contains("would discard 1 failure(s) and 2 held event(s); nothing changed"))
+        #expect(failuresAfterDryRun.count == 1)
+        #expect(discard.status == 0, "\(discard.stderr)")
+        #expect(discard.stdout.contains("2 held event(s) dropped: \(positions)"), "\(discard.stdout)")
+        #expect(discard.stdout.contains("discarded 1 failure(s) and 2 held event(s)"))
+        let db = try Database(path: w.dir.file("p.db"))
+        #expect(try db.rows("SELECT count(*) FROM projector_failures")[0][0].int == 0)
+        #expect(try db.rows("SELECT count(*) FROM projector_held_events")[0][0].int == 0)
+    }
 }
