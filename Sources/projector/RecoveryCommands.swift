@@ -182,9 +182,10 @@ struct FailuresCommand: ParsableCommand {
                 print(
                     "\(failure.job) key \(failure.key): \(failure.state) after \(failure.attempts) attempt(s), "
                         + "positions \(failure.firstPosition)…\(failure.lastPosition), "
-                        + "error: \(failure.error.prefix(80))"
-                        + (dropped.isEmpty
-                            ? "" : "\n  \(dropped.count) held event(s) \(dryRun ? "would be " : "")dropped: \(positions)"))
+                        + "error: \(failure.error.prefix(80))")
+                if !dropped.isEmpty {
+                    print("  \(dropped.count) held event(s) \(dryRun ? "would be " : "")dropped: \(positions)")
+                }
             }
             let events = discarded.reduce(0) { $0 + $1.droppedPositions.count }
             print(
