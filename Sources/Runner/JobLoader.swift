@@ -6,22 +6,24 @@ import SQLiteStore
 public enum JobLoader {
     public static func load(directory: String) throws(RunError) -> JobCatalog {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
             throw .missingPath(what: "the jobs directory", path: directory)
         }
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".sql") }
-                .sorted()
-        } catch {
-            throw .configuration("cannot list the jobs directory \(directory): \(error)")
+        guard isDirectory.boolValue else {
+            throw .unreadable(
+                what: "the jobs directory", path: directory, reason: "it is a file, not a directory of *.sql files")
         }
+        let names = try sqlFiles(in: directory)
         var definitions: [JobDefinition] = []
         var errors: [JobFileError] = []
         for name in names {
             let file = directory + "/" + name
             guard let data = FileManager.default.contents(atPath: file) else {
-                errors.append(JobFileError(file: file, line: 1, message: "cannot read the file"))
+                let reason = access(file, R_OK) == 0 ? "" : ": " + String(cString: strerror(errno))
+                errors.append(
+                    JobFileError(
+                        file: file, line: 1,
+                        message: "cannot read the file\(reason); give the user running projector read access to it"))
                 continue
             }
             guard let text = String(validating: data, as: UTF8.self) else {
@@ -47,6 +49,25 @@ public enum JobLoader {
         let shared = sharedTables(definitions)
         guard shared.isEmpty else { throw .jobs(JobFileErrors(shared)) }
         return catalog
+    }
+
+    /// The `*.sql` file names of a directory, sorted; an unreadable directory says why.
+    static func sqlFiles(in directory: String) throws(RunError) -> [String] {
+        guard let stream = opendir(directory) else {
+            throw .unreadable(
+                what: "the jobs directory", path: directory,
+                reason: String(cString: strerror(errno))
+                    + "; give the user running projector read and search access (r-x) to it")
+        }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasSuffix(".sql") { names.append(name) }
+        }
+        return names.sorted()
     }
 
     /// A table created by the `@setup` of two jobs: each job owns its tables (its first

@@ -162,14 +162,27 @@ public final class ProjectionRun {
         // A dry run writes nothing, not even a new database file.
         let path =
             (options.dryRun || validateOnly) && !Self.exists(options.databasePath) ? ":memory:" : options.databasePath
-        try sqlite { () throws(SQLiteError) in
-            db = try Database(path: path, options: databaseOptions)
-            for attachment in options.attachments {
-                let uri = "file:" + Self.uriEscape(attachment.path) + (attachment.readOnly ? "?mode=ro" : "")
-                try db.run("ATTACH DATABASE ? AS \"\(attachment.name)\"", [.text(uri)])
-            }
-            store = RunnerStore(db: db)
+        // Even a dry run or a validation writes (in a transaction it rolls back): say so before
+        // SQLite reports "attempt to write a readonly database" halfway through.
+        if path != ":memory:", let reason = RunError.writeProblem(databasePath: path) {
+            throw .notWritable(what: "the database", path: path, reason: reason)
         }
+        do throws(SQLiteError) {
+            db = try Database(path: path, options: databaseOptions)
+        } catch {
+            throw RunError.opening(error, what: "the database", path: path)
+        }
+        for attachment in options.attachments {
+            let uri = "file:" + Self.uriEscape(attachment.path) + (attachment.readOnly ? "?mode=ro" : "")
+            do throws(SQLiteError) {
+                try db.run("ATTACH DATABASE ? AS \"\(attachment.name)\"", [.text(uri)])
+                // ATTACH does not read the file: a query does, and tells a non-database apart.
+                _ = try db.rows("SELECT count(*) FROM \"\(attachment.name)\".sqlite_master")
+            } catch {
+                throw RunError.opening(error, what: "the attached database '\(attachment.name)'", path: attachment.path)
+            }
+        }
+        store = RunnerStore(db: db)
     }
 
     /// Creates the runner's tables, runs every job's `@setup`, prepares its statements and checks

@@ -12,6 +12,13 @@ public enum RunError: Error, CustomStringConvertible {
     case databaseBusy(SQLiteError)
     /// A path that must exist does not (66).
     case missingPath(what: String, path: String)
+    /// A path exists but cannot be read, e.g. for lack of permission (66).
+    case unreadable(what: String, path: String, reason: String)
+    /// projector cannot write a file it must write (the database, its `-wal`/`-shm` files, the
+    /// lock): a permission or mount problem of the installation (78). `reason` says which and why.
+    case notWritable(what: String, path: String, reason: String)
+    /// A file given as a database is not a SQLite database (78).
+    case notADatabase(what: String, path: String)
     /// Job files are broken (78).
     case jobs(JobFileErrors)
     /// Bad configuration (78).
@@ -35,6 +42,12 @@ public enum RunError: Error, CustomStringConvertible {
             return "the database is busy (locked by another connection past the busy timeout): \(error.message)"
         case .missingPath(let what, let path):
             return "\(what) does not exist: \(path)"
+        case .unreadable(let what, let path, let reason):
+            return "cannot read \(what) \(path): \(reason)"
+        case .notWritable(let what, let path, let reason):
+            return "cannot write \(what) \(path): \(reason)"
+        case .notADatabase(let what, let path):
+            return "\(what) \(path) is not a SQLite database; check the path (projector never overwrites it)"
         case .jobs(let errors):
             return errors.description
         case .configuration(let message):

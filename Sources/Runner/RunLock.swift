@@ -17,6 +17,15 @@ public final class RunLock {
             if code == ENOENT {
                 throw .missingPath(what: "the directory of the lock file", path: path)
             }
+            if code == EACCES || code == EPERM || code == EROFS {
+                let directory = ProjectionRun.directory(of: path)
+                throw .notWritable(
+                    what: "the lock file", path: path,
+                    reason: code == EROFS
+                        ? RunError.readOnlyFileSystem(directory)
+                        : "\(message); the user running projector needs write access to \(directory) (where the "
+                            + "database, its -wal and -shm files and the lock live) and to the lock file if it exists")
+            }
             throw .lockFailed(path: path, message: message)
         }
         while flock(descriptor, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {

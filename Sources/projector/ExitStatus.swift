@@ -16,8 +16,8 @@ enum ExitStatus {
     static func code(for error: RunError) -> Int32 {
         switch error {
         case .lockHeld, .databaseBusy: return tempFail
-        case .missingPath: return noInput
-        case .jobs, .configuration: return config
+        case .missingPath, .unreadable: return noInput
+        case .jobs, .configuration, .notWritable, .notADatabase: return config
         case .usage: return usage
         case .keyFailed: return dataError
         case .journal(let journalError):

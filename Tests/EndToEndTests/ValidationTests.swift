@@ -2,6 +2,10 @@ import Foundation
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Job definitions that look fine but would damage a read model are refused by both `validate`
 /// and `run`, with `file:line` and exit 78.
 @Suite struct JobDefinitionTests {
@@ -67,5 +71,82 @@ import Testing
         ])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("ok: 3 job(s)"))
+    }
+}
+
+/// Paths projector cannot use: the message names the path, says what is wrong and what to do, and
+/// the exit code says whose problem it is (SPEC §6). Permission checks run projector as `nobody`
+/// when the tests run as root, since root reads and writes through any permission.
+@Suite struct UnusablePathTests {
+    @Test(
+        .enabled(if: ChildProcess.canRunUnprivileged, "needs setpriv and a projector binary that nobody may run"))
+    func anUnreadableJobsDirectoryIs66NamingIt() throws {
+        let w = try Workspace()
+        let jobs = w.dir.file("jobs")
+        #expect(chmod(jobs, 0) == 0)
+        defer { chmod(jobs, 0o755) }
+        for command in ["validate", "run"] {
+            let outcome = try ChildProcess.runUnprivileged([command] + w.flags)
+            #expect(outcome.status == 66, "\(command): \(outcome.stderr)")
+            #expect(
+                outcome.stderr.contains("cannot read the jobs directory \(jobs): Permission denied; give the user"),
+                "\(command): \(outcome.stderr)")
+            #expect(!outcome.stderr.contains("NSCocoaErrorDomain"))
+        }
+    }
+
+    @Test func aJobsDirectoryThatIsAFileIs66() throws {
+        let w = try Workspace()
+        let outcome = try ChildProcess.run([
+            "validate", "--database", w.dir.file("p.db"), "--journal", w.dir.file("journal.jsonl"), "--jobs-dir",
+            w.dir.file("journal.jsonl"),
+        ])
+        #expect(outcome.status == 66)
+        #expect(outcome.stderr.contains("cannot read the jobs directory \(w.dir.file("journal.jsonl")): it is a file"))
+    }
+
+    @Test(
+        .enabled(if: ChildProcess.canRunUnprivileged, "needs setpriv and a projector binary that nobody may run"))
+    func anUnwritableDatabaseDirectoryIs78NamingIt() throws {
+        // Given a database made by a first run, in a directory its next user cannot write
+        let w = try Workspace()
+        try w.append(3)
+        #expect(try w.run().status == 0)
+        #expect(chmod(w.dir.path, 0o555) == 0)
+        defer { chmod(w.dir.path, 0o755) }
+        // When validate opens it, or run takes its lock
+        let validate = try ChildProcess.runUnprivileged(["validate"] + w.flags)
+        let run = try ChildProcess.runUnprivileged(["run"] + w.flags)
+        // Then both are configuration errors naming the file and the directory
+        #expect(validate.status == 78, "\(validate.stderr)")
+        #expect(
+            validate.stderr.contains(
+                "cannot write the database \(w.dir.file("p.db")): its directory \(w.dir.path) is not writable"),
+            "\(validate.stderr)")
+        #expect(!validate.stderr.contains("readonly database"))
+        #expect(run.status == 78, "\(run.stderr)")
+        #expect(run.stderr.contains("cannot write the lock file \(w.dir.file("p.db.lock"))"), "\(run.stderr)")
+        #expect(run.stderr.contains("needs write access to \(w.dir.path)"), "\(run.stderr)")
+    }
+
+    @Test func aFileThatIsNotADatabaseIs78NamingIt() throws {
+        let w = try Workspace()
+        try w.append(3)
+        try w.dir.write("p.db", String(repeating: "these are not the pages of a SQLite database\n", count: 100))
+        for command in ["validate", "run"] {
+            let outcome = try ChildProcess.run([command] + w.flags)
+            #expect(outcome.status == 78, "\(command): \(outcome.stderr)")
+            #expect(
+                outcome.stderr.contains("the database \(w.dir.file("p.db")) is not a SQLite database"),
+                "\(command): \(outcome.stderr)")
+        }
+        let attached = try ChildProcess.run([
+            "run", "--database", w.dir.file("read.db"), "--journal", w.dir.file("journal.jsonl"), "--jobs-dir",
+            w.dir.file("jobs"), "--attach", "app=" + w.dir.file("p.db"),
+        ])
+        #expect(attached.status == 78, "\(attached.stderr)")
+        #expect(
+            attached.stderr.contains("the attached database 'app' \(w.dir.file("p.db")) is not a SQLite database"),
+            "\(attached.stderr)")
     }
 }

@@ -39,9 +39,17 @@ public struct ChildProcess {
     let out = Pipe()
     let err = Pipe()
 
-    public init(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: Self.projectorPath)
-        process.arguments = arguments
+    /// Starts `projector` with `arguments`; a `launcher` (a command and its arguments) runs it instead.
+    public init(
+        _ arguments: [String], environment: [String: String] = [:], directory: String? = nil, launcher: [String] = []
+    ) throws {
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = launcher.dropFirst() + [Self.projectorPath] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.projectorPath)
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
@@ -78,6 +86,29 @@ public struct ChildProcess {
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// Runs as a user without privileges: as `nobody` through `setpriv` when the tests run as root
+    /// (root reads and writes through any file permission), as the current user otherwise.
+    public static func runUnprivileged(_ arguments: [String]) throws -> Outcome {
+        try ChildProcess(arguments, launcher: getuid() == 0 ? unprivilegedLauncher : []).wait()
+    }
+
+    static let unprivilegedLauncher = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+
+    /// Whether `runUnprivileged` can start projector: not root, or root with `setpriv` and a
+    /// `projector` that `nobody` may execute (a build under a private home directory is not).
+    public static var canRunUnprivileged: Bool {
+        guard getuid() == 0 else { return true }
+        guard FileManager.default.isExecutableFile(atPath: unprivilegedLauncher[0]) else { return false }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: unprivilegedLauncher[0])
+        probe.arguments = unprivilegedLauncher.dropFirst() + [projectorPath, "--help"]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
     }
 
     /// Runs to completion.
