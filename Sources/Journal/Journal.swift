@@ -13,17 +13,27 @@ public struct Journal: Sendable {
     public let isDirectory: Bool
     public let segments: [Segment]
 
-    /// Lists the journal's files. Throws `.notFound` when the path does not exist.
+    /// Lists the journal's files. Throws `.notFound` when the path does not exist, and
+    /// `.inconsistentSegments` when segments do not follow each other.
     public init(path: String) throws(JournalError) {
         self.path = path
+        let (isDirectory, found) = try Self.files(at: path)
+        self.isDirectory = isDirectory
+        if let detail = Self.inconsistency(in: found) {
+            throw .inconsistentSegments(path: path, detail: detail)
+        }
+        segments = found
+    }
+
+    /// The journal's files in position order, without checking that they follow each other (to
+    /// report on a journal that `init` refuses).
+    public static func files(at path: String) throws(JournalError) -> (isDirectory: Bool, segments: [Segment]) {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw .notFound(path: path)
         }
-        isDirectory = isDir.boolValue
-        if !isDirectory {
-            segments = [Segment(start: 0, path: path, size: try Self.size(of: path))]
-            return
+        if !isDir.boolValue {
+            return (false, [Segment(start: 0, path: path, size: try Self.size(of: path))])
         }
         let names: [String]
         do {
@@ -38,14 +48,17 @@ public struct Journal: Sendable {
             found.append(Segment(start: start, path: file, size: try Self.size(of: file)))
         }
         found.sort { $0.start < $1.start }
-        for (a, b) in zip(found, found.dropFirst()) where a.end != b.start {
+        return (true, found)
+    }
+
+    /// Where consecutive segments do not meet (bytes missing or overlapping), described; nil when
+    /// they follow each other.
+    public static func inconsistency(in segments: [Segment]) -> String? {
+        for (a, b) in zip(segments, segments.dropFirst()) where a.end != b.start {
             let what = a.end < b.start ? "bytes \(a.end)..<\(b.start) are missing" : "it overlaps the next segment"
-            throw .inconsistentSegments(
-                path: path,
-                detail: "segment \(Self.name(a)) ends at \(a.end) but the next one starts at \(b.start): \(what)"
-            )
+            return "segment \(Self.name(a)) ends at \(a.end) but the next one starts at \(b.start): \(what)"
         }
-        segments = found
+        return nil
     }
 
     /// The global position just past the last byte of the journal.

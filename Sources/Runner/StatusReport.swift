@@ -10,6 +10,16 @@ public struct StatusReport: Codable, Sendable {
         public var start: Int
         public var end: Int
         public var segments: Int
+        /// Each file of the journal and the positions it holds, in order.
+        public var files: [File] = []
+        /// What makes every run refuse the journal (segments missing or overlapping); nil when none.
+        public var problem: String?
+    }
+
+    public struct File: Codable, Sendable {
+        public var path: String
+        public var start: Int
+        public var end: Int
     }
 
     public struct Failures: Codable, Sendable {
@@ -34,6 +44,9 @@ public struct StatusReport: Codable, Sendable {
         public var updatedAt: Double?
         public var failures: Failures
         public var rejects: Int
+        /// Why a run refuses this job (its checkpoint no longer matches the journal); nil when none.
+        /// The lag is then unknown and reads 0.
+        public var problem: String?
     }
 
     public struct LastRun: Codable, Sendable {
@@ -56,19 +69,42 @@ public struct StatusReport: Codable, Sendable {
     public var webhooks: [String: Int] = [:]
     public var disabledEndpoints: [String] = []
 
+    /// What makes a run exit 65 before it starts: the journal's problem and every job's.
+    public var problems: [String] { ([journal.problem] + jobs.map(\.problem)).compactMap { $0 } }
+
     /// Reads the status. The database is opened read-only; a missing one reads as "never run".
+    /// Runs the checks a run makes before it starts (segments follow each other, each checkpoint
+    /// matches the journal) and reports what fails in `problems` instead of stopping there.
     public static func load(options: RunOptions) throws(RunError) -> StatusReport {
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
-        let journal = try Journal.opened(options.journalPath)
-        let end: Int
+        var journal: Journal?
+        var files: [Segment] = []
+        var journalProblem: String?
+        var end = 0
         do {
-            end = try journal.lastLineBoundary()
+            let opened = try Journal(path: options.journalPath)
+            journal = opened
+            files = opened.segments
+            end = try opened.lastLineBoundary()
         } catch {
-            throw .journal(error)
+            switch error {
+            case .notFound: throw .missingPath(what: "the journal", path: options.journalPath)
+            case .inconsistentSegments:
+                journal = nil
+                journalProblem = error.description
+                do {
+                    files = try Journal.files(at: options.journalPath).segments
+                } catch {
+                    throw .journal(error)
+                }
+                end = files.last?.end ?? 0
+            default: throw .journal(error)
+            }
         }
         var report = StatusReport(
             journal: JournalStatus(
-                path: journal.path, start: journal.start, end: end, segments: journal.segments.count),
+                path: options.journalPath, start: files.first?.start ?? 0, end: end, segments: files.count,
+                files: files.map { File(path: $0.path, start: $0.start, end: $0.end) }, problem: journalProblem),
             jobs: [], rejects: 0, lastRun: nil
         )
         var checkpoints: [String: Checkpoint] = [:]
@@ -129,8 +165,16 @@ public struct StatusReport: Codable, Sendable {
         for job in catalog.jobs {
             let checkpoint = checkpoints[job.name]
             let position = checkpoint?.position ?? 0
+            var problem: String?
+            if let checkpoint, let journal {
+                do {
+                    try journal.verify(job: job.name, anchor: checkpoint.anchor)
+                } catch {
+                    problem = error.description
+                }
+            }
             var lagEvents = lagCache[position]
-            if lagEvents == nil {
+            if let journal, problem == nil, lagEvents == nil {
                 do {
                     lagEvents = position >= end ? 0 : try journal.countLines(from: max(position, journal.start))
                 } catch {
@@ -144,7 +188,7 @@ public struct StatusReport: Codable, Sendable {
                     lagBytes: max(0, end - position), fingerprint: job.fingerprint,
                     fingerprintChanged: checkpoint.map { !job.matchesFingerprint($0.fingerprint) } ?? false,
                     eventsApplied: checkpoint?.eventsApplied ?? 0, updatedAt: checkpoint?.updatedAt,
-                    failures: failures[job.name] ?? Failures(), rejects: rejectsPerJob[job.name] ?? 0
+                    failures: failures[job.name] ?? Failures(), rejects: rejectsPerJob[job.name] ?? 0, problem: problem
                 )
             )
         }

@@ -25,12 +25,27 @@ struct StatusCommand: ParsableCommand {
         }
         if json {
             print(try Output.json(status))
+            try failOnProblems(status)
             return
         }
         print(
             "journal \(status.journal.path): end \(status.journal.end), \(status.journal.segments) file(s)"
                 + (status.journal.start > 0 ? ", starts at \(status.journal.start)" : "")
         )
+        if status.journal.problem != nil {
+            // Which positions each file holds, and where bytes are missing or overlap.
+            var files = [["file", "positions"]]
+            for (index, file) in status.journal.files.enumerated() {
+                if index > 0, status.journal.files[index - 1].end != file.start {
+                    let previous = status.journal.files[index - 1].end
+                    files.append(
+                        previous < file.start
+                            ? ["MISSING", "\(previous)..<\(file.start)"] : ["OVERLAP", "\(file.start)..<\(previous)"])
+                }
+                files.append([(file.path as NSString).lastPathComponent, "\(file.start)..<\(file.end)"])
+            }
+            print(Output.table(files).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+        }
         var rows = [
             [
                 "job", "mode", "position", "lag events", "lag bytes", "definition", "retrying", "parked", "dead",
@@ -38,9 +53,11 @@ struct StatusCommand: ParsableCommand {
             ]
         ]
         for job in status.jobs {
+            let lagKnown = job.problem == nil && status.journal.problem == nil
             rows.append([
-                job.name, job.mode, job.position.map(String.init) ?? "never run", Output.count(job.lagEvents),
-                Output.count(job.lagBytes), job.fingerprintChanged ? "CHANGED: rebuild" : "unchanged",
+                job.name, job.mode, job.position.map(String.init) ?? "never run",
+                lagKnown ? Output.count(job.lagEvents) : "?", lagKnown ? Output.count(job.lagBytes) : "?",
+                job.fingerprintChanged ? "CHANGED: rebuild" : "unchanged",
                 String(job.failures.retrying),
                 String(job.failures.parked) + (job.failures.held > 0 ? " (\(job.failures.held) held)" : ""),
                 String(job.failures.dead), String(job.rejects),
@@ -65,5 +82,16 @@ struct StatusCommand: ParsableCommand {
         } else {
             print("no run yet")
         }
+        for problem in status.problems { print("PROBLEM: " + problem) }
+        try failOnProblems(status)
+    }
+
+    /// A run would stop with 65 on these problems, so status does too, naming each on standard error.
+    func failOnProblems(_ status: StatusReport) throws {
+        guard !status.problems.isEmpty else { return }
+        for problem in status.problems {
+            FileHandle.standardError.write(Data(("projector: " + problem + "\n").utf8))
+        }
+        throw ExitCode(ExitStatus.dataError)
     }
 }

@@ -80,4 +80,62 @@ import Testing
         #expect(try db.rows("SELECT count(*) FROM projector_failures")[0][0].int == 0)
         #expect(try db.rows("SELECT count(*) FROM projector_held_events")[0][0].int == 0)
     }
+
+    @Test func statusOnATruncatedJournalMakesTheRunsCheckpointCheckAndExits65() throws {
+        // Given a journal cut short below the checkpoint of a job
+        let w = try Workspace()
+        try w.append(10)
+        #expect(try w.run().status == 0)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: w.dir.file("journal.jsonl")))
+        try handle.truncate(atOffset: 300)
+        try handle.close()
+
+        // When the operator asks for the status, as text and as JSON
+        let run = try w.run()
+        let status = try ChildProcess.run(["status"] + w.flags)
+        let json = try ChildProcess.run(["status", "--json"] + w.flags)
+
+        // Then status refuses it as the run does, naming the job and position
+        #expect(run.status == 65)
+        #expect(status.status == 65, "\(status.stdout)")
+        #expect(
+            status.stdout.contains("PROBLEM: journal no longer matches the checkpoint of job count"), "\(status.stdout)"
+        )
+        #expect(status.stderr.contains("the journal now ends at"), "\(status.stderr)")
+        #expect(json.status == 65)
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let job = (report?["jobs"] as? [[String: Any]])?.first
+        #expect((job?["problem"] as? String)?.contains("truncated or replaced") == true, "\(json.stdout)")
+    }
+
+    @Test func statusWithAMiddleSegmentDeletedShowsThePositionsAndTheProblem() throws {
+        // Given a segmented journal the jobs have read, whose middle segment is then deleted
+        let w = try Workspace()
+        let writer = try JournalWriter(path: w.dir.file("segments"), directory: true, segmentBytes: 400)
+        for i in 0..<12 { _ = try writer.append(Events.line(type: "PING", aggregateId: "k\(i % 3)", id: "e\(i)")) }
+        let flags = w.flags.map { $0 == w.dir.file("journal.jsonl") ? w.dir.file("segments") : $0 }
+        #expect(try ChildProcess.run(["run"] + flags).status == 0)
+        let segments = try Journal(path: w.dir.file("segments")).segments
+        #expect(segments.count >= 3)
+        let gone = segments[1]
+        try FileManager.default.removeItem(atPath: gone.path)
+
+        // When the operator asks for the status
+        let status = try ChildProcess.run(["status"] + flags)
+        let json = try ChildProcess.run(["status", "--json"] + flags)
+
+        // Then it shows which positions each file holds, the gap, the jobs, and the problem
+        #expect(status.status == 65)
+        #expect(status.stdout.contains("MISSING"), "\(status.stdout)")
+        #expect(status.stdout.contains("\(gone.start)..<\(gone.end)"), "\(status.stdout)")
+        #expect(status.stdout.contains("count"), "\(status.stdout)")
+        #expect(
+            status.stdout.contains("PROBLEM: journal \(w.dir.file("segments")) is inconsistent"), "\(status.stdout)")
+        #expect(status.stderr.contains("bytes \(gone.start)..<\(gone.end) are missing"), "\(status.stderr)")
+        #expect(json.status == 65)
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let journal = report?["journal"] as? [String: Any]
+        #expect((journal?["problem"] as? String)?.contains("are missing") == true, "\(json.stdout)")
+        #expect((journal?["files"] as? [Any])?.count == segments.count - 1)
+    }
 }
