@@ -5,8 +5,14 @@
 /// comments or layout, and finding whether a section really uses a parameter such as `:key`
 /// (not merely mentions it in a comment or a string).
 public enum SQLText {
-    /// The text with comments removed and every run of whitespace outside literals turned into one
-    /// space (none at either end). String literals and quoted identifiers are kept byte for byte.
+    /// The text with comments removed and whitespace kept only where it separates two words
+    /// (keywords, names, numbers, literals), as one space: `id = :key` and `id=:key` normalize
+    /// alike, `SELECT a` keeps its space. String literals and quoted identifiers are kept byte for
+    /// byte.
+    ///
+    /// Dropping a space between two symbols could join them into another operator (`< =` into
+    /// `<=`), but only when the spaced form is not valid SQL, so two valid texts that normalize
+    /// alike still mean the same.
     public static func normalized(_ text: String) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)
@@ -16,12 +22,20 @@ public enum SQLText {
             case .space, .comment:
                 pendingSpace = true
             case .code, .quoted:
-                if pendingSpace && !out.isEmpty { out.append(UInt8(ascii: " ")) }
+                if pendingSpace, let last = out.last, let next = bytes.first, isWordish(last), isWordish(next) {
+                    out.append(UInt8(ascii: " "))
+                }
                 pendingSpace = false
                 out.append(contentsOf: bytes)
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A byte that would run into a neighbouring word without a space between them.
+    static func isWordish(_ c: UInt8) -> Bool {
+        isWordByte(c) || c == UInt8(ascii: "'") || c == UInt8(ascii: "\"") || c == UInt8(ascii: "`")
+            || c == UInt8(ascii: "[") || c == UInt8(ascii: "]")
     }
 
     /// Whether the SQL binds the named parameter (`:name`, `@name` or `$name`, as SQLite accepts

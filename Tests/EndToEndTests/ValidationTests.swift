@@ -59,6 +59,28 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: w.dir.file("p.db")))
     }
 
+    /// Re-commenting and re-indenting a job leaves it alone; changing its SQL rebuilds it.
+    @Test func rebuildChangedIgnoresCommentsAndLayout() throws {
+        let w = try Workspace()
+        try w.append(5)
+        #expect(try w.run().status == 0)
+        try w.dir.write(
+            "jobs/count.sql",
+            "-- Counts pings per key.\n"
+                + Workspace.job.replacingOccurrences(of: "VALUES(:key, 1)", with: "VALUES (:key,1)")
+                .replacingOccurrences(of: "n + 1;", with: "n + 1; -- one more"))
+        let status = try ChildProcess.run(["status"] + w.flags)
+        #expect(status.stdout.contains("unchanged"), "\(status.stdout)")
+        let same = try w.run(["--rebuild-changed"])
+        #expect(same.status == 0, "\(same.stderr)")
+        #expect(!same.stdout.contains("rebuilt"), "\(same.stdout)")
+
+        try w.dir.write("jobs/count.sql", Workspace.job.replacingOccurrences(of: "n = n + 1", with: "n = n + 10"))
+        let changed = try w.run(["--rebuild-changed"])
+        #expect(changed.status == 0, "\(changed.stderr)")
+        #expect(changed.stdout.contains("rebuilt count (definition changed)"), "\(changed.stdout)")
+    }
+
     /// The shipped QaHub jobs still pass `validate` against the demo's write model.
     @Test func theShippedJobsValidate() throws {
         let dir = TemporaryDirectory("projector-shipped")

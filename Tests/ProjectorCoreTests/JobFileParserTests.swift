@@ -189,6 +189,7 @@ import Testing
         base.replacingOccurrences(
             of: "DELETE FROM v WHERE id = :key;", with: "DELETE  FROM v\n    WHERE id = :key; -- gone"),
         base.replacingOccurrences(of: "INSERT INTO v", with: "/* upsert */ INSERT INTO v"),
+        base.replacingOccurrences(of: "id = :key;", with: "id=:key ;").replacingOccurrences(of: "v(", with: "v ("),
         base.replacingOccurrences(of: "-- @refresh", with: "-- @refresh   one key at a time\n"),
         base.replacingOccurrences(of: "A, B   key", with: "A,B key"),
         base.replacingOccurrences(of: "-- webhooks: dash", with: "-- webhooks: dash, cache"),
@@ -222,11 +223,14 @@ import Testing
     }
 
     @Test(arguments: [
-        ("SELECT  1 ;\n", "SELECT 1 ;"),
+        ("SELECT  1 ;\n", "SELECT 1;"),
+        ("SELECT * FROM v WHERE id = :key AND n IN ( 1 , 2 )", "SELECT*FROM v WHERE id=:key AND n IN(1,2)"),
+        ("SELECT a.b, count (*) AS n", "SELECT a.b,count(*)AS n"),
+        ("SELECT $key, x 'a', X'0A'", "SELECT $key,x 'a',X'0A'"),
         ("  SELECT\t1 -- one\nFROM t", "SELECT 1 FROM t"),
         ("SELECT/* x */1", "SELECT 1"),
         ("SELECT 'a  -- b /* c */'", "SELECT 'a  -- b /* c */'"),
-        ("SELECT \"a  b\", [c  d], `e  f`", "SELECT \"a  b\", [c  d], `e  f`"),
+        ("SELECT \"a  b\", [c  d], `e  f`", "SELECT \"a  b\",[c  d],`e  f`"),
         ("SELECT 'it''s  x'", "SELECT 'it''s  x'"),
         ("SELECT 1 /* unterminated", "SELECT 1"),
         ("SELECT 'unterminated  ", "SELECT 'unterminated  "),
