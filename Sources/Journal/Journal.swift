@@ -13,7 +13,8 @@ public struct Journal: Sendable {
     public let isDirectory: Bool
     public let segments: [Segment]
 
-    /// Lists the journal's files. Throws `.notFound` when the path does not exist, and
+    /// Lists the journal's files. Throws `.notFound` when the path does not exist, `.unreadable`
+    /// when it cannot be looked at (a directory on the way denies search permission), and
     /// `.inconsistentSegments` when segments do not follow each other.
     public init(path: String) throws(JournalError) {
         self.path = path
@@ -28,11 +29,13 @@ public struct Journal: Sendable {
     /// The journal's files in position order, without checking that they follow each other (to
     /// report on a journal that `init` refuses).
     public static func files(at path: String) throws(JournalError) -> (isDirectory: Bool, segments: [Segment]) {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw .notFound(path: path)
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR { throw .notFound(path: path) }
+            throw .unreadable(path: path, errno: code, message: String(cString: strerror(code)))
         }
-        if !isDir.boolValue {
+        if info.st_mode & S_IFMT != S_IFDIR {
             return (false, [Segment(start: 0, path: path, size: try Self.size(of: path))])
         }
         let names: [String]

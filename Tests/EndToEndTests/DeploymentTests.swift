@@ -88,6 +88,22 @@ let hasSandboxTools = ["/usr/bin/unshare", "/usr/bin/setpriv", "/usr/bin/journal
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(!outcome.stderr.contains("insufficient permissions"), "\(outcome.stderr)")
     }
+
+    /// A unit without the group that may read the journal must hear "permission denied", not that
+    /// the journal does not exist.
+    @Test(.enabled(if: runsAsRoot, "needs root to run projector as another user"))
+    func aJournalTheUserCannotReachIsNotReportedAsMissing() throws {
+        let host = try ScratchHost()
+        try host.createAPIData()
+        let outcome = try host.run([
+            "/usr/bin/setpriv", "--reuid=61300", "--regid=61300", "--clear-groups", ChildProcess.projectorPath,
+            "journal", "check", "--journal", host.path("/srv/qahub/journal"), "--jobs-dir",
+            ChildProcess.repositoryRoot() + "/jobs",
+        ])
+        #expect(outcome.status == 66, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("Permission denied"), "\(outcome.stderr)")
+        #expect(!outcome.stderr.contains("does not exist"), "\(outcome.stderr)")
+    }
 }
 
 /// A scratch root standing for `/`: the paths the units and the guide name live under it.
