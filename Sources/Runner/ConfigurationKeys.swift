@@ -1,5 +1,9 @@
 import ProjectorCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The strict parts of reading the configuration file: JSON syntax with line and column, unknown
 /// keys with a "did you mean", key paths in messages.
 enum ConfigurationKeys {
@@ -45,6 +49,18 @@ enum ConfigurationKeys {
             previous = current
         }
         return previous[b.count]
+    }
+
+    /// Why a file that could not be read cannot be opened (permission denied, a directory), or nil
+    /// when it does not exist.
+    static func unreadable(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let code = errno
+        if fd >= 0 {
+            close(fd)
+            return "not a readable file"
+        }
+        return code == ENOENT || code == ENOTDIR ? nil : String(cString: strerror(code))
     }
 
     /// `webhooks.qa-dashboard.schedule[0]`: object keys joined by dots, array indices in brackets.

@@ -89,7 +89,10 @@ public struct ProjectorConfiguration: Decodable, Sendable {
     /// key path of every problem (exit 78).
     public static func load(path: String) throws(RunError) -> ProjectorConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw .missingPath(what: "the configuration file", path: path)
+            guard let reason = ConfigurationKeys.unreadable(path) else {
+                throw .missingPath(what: "the configuration file", path: path)
+            }
+            throw .unreadable(what: "the configuration file", path: path, reason: reason)
         }
         if let problem = ConfigurationKeys.syntaxProblem(Array(data)) {
             throw .configuration("\(path):\(problem)")

@@ -45,7 +45,8 @@ public enum WebhookSecretSource: Sendable, Equatable, CustomStringConvertible {
             text = value
         case .file(let path):
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw .unavailable("cannot read secretFile \(path)")
+                throw .unavailable(
+                    "cannot read secretFile \(path): " + (ConfigurationKeys.unreadable(path) ?? "no such file"))
             }
             text = String(decoding: data, as: UTF8.self)
         case .credential(let name):

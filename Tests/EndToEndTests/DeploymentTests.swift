@@ -89,20 +89,30 @@ let hasSandboxTools = ["/usr/bin/unshare", "/usr/bin/setpriv", "/usr/bin/journal
         #expect(!outcome.stderr.contains("insufficient permissions"), "\(outcome.stderr)")
     }
 
-    /// A unit without the group that may read the journal must hear "permission denied", not that
-    /// the journal does not exist.
+    /// A unit without the group that may read the journal, or with a configuration only root may
+    /// read, must hear "permission denied", not that the file does not exist.
     @Test(.enabled(if: runsAsRoot, "needs root to run projector as another user"))
-    func aJournalTheUserCannotReachIsNotReportedAsMissing() throws {
+    func whatTheUserCannotReadIsPermissionDeniedNotMissing() throws {
         let host = try ScratchHost()
         try host.createAPIData()
-        let outcome = try host.run([
+        let asUser = [
             "/usr/bin/setpriv", "--reuid=61300", "--regid=61300", "--clear-groups", ChildProcess.projectorPath,
-            "journal", "check", "--journal", host.path("/srv/qahub/journal"), "--jobs-dir",
-            ChildProcess.repositoryRoot() + "/jobs",
-        ])
-        #expect(outcome.status == 66, "\(outcome.stderr)")
-        #expect(outcome.stderr.contains("Permission denied"), "\(outcome.stderr)")
-        #expect(!outcome.stderr.contains("does not exist"), "\(outcome.stderr)")
+        ]
+        let journal = try host.run(
+            asUser + [
+                "journal", "check", "--journal", host.path("/srv/qahub/journal"), "--jobs-dir",
+                ChildProcess.repositoryRoot() + "/jobs",
+            ])
+        #expect(journal.status == 66, "\(journal.stderr)")
+        #expect(journal.stderr.contains("Permission denied"), "\(journal.stderr)")
+        #expect(!journal.stderr.contains("does not exist"), "\(journal.stderr)")
+        let config = try host.scratch.write("private/projector.json", "{}")
+        #expect(chmod(host.scratch.file("private"), 0o700) == 0)
+        let status = try host.run(asUser + ["status", "--config", config])
+        #expect(status.status == 66, "\(status.stderr)")
+        #expect(
+            status.stderr.contains("cannot read the configuration file \(config): Permission denied"),
+            "\(status.stderr)")
     }
 }
 
