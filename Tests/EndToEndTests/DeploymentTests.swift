@@ -15,6 +15,18 @@ let runsAsRoot = getuid() == 0
 let hasSandboxTools = ["/usr/bin/unshare", "/usr/bin/setpriv", "/usr/bin/journalctl"].allSatisfy {
     FileManager.default.isExecutableFile(atPath: $0)
 }
+/// Whether this container lets root make a mount namespace and bind-mount in it.
+let canMountNamespaces: Bool = {
+    guard runsAsRoot, hasSandboxTools else { return false }
+    let probe = Process()
+    probe.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+    probe.arguments = ["--mount", "/bin/sh", "-c", "mount --bind /tmp /tmp"]
+    probe.standardOutput = FileHandle.nullDevice
+    probe.standardError = FileHandle.nullDevice
+    guard (try? probe.run()) != nil else { return false }
+    probe.waitUntilExit()
+    return probe.terminationStatus == 0
+}()
 
 /// The shipped units, example configuration and installation steps, tried together without a
 /// running systemd: the operations guide's install block runs against a scratch root, then each
@@ -24,7 +36,8 @@ let hasSandboxTools = ["/usr/bin/unshare", "/usr/bin/setpriv", "/usr/bin/journal
 @Suite struct DeploymentTests {
     @Test(
         .enabled(if: runsAsRoot, "needs root to switch to the units' users and mount a read-only root"),
-        .enabled(if: hasSandboxTools, "needs unshare, setpriv and journalctl (util-linux, systemd)"))
+        .enabled(if: hasSandboxTools, "needs unshare, setpriv and journalctl (util-linux, systemd)"),
+        .enabled(if: canMountNamespaces, "needs mount namespaces (unshare --mount, bind mounts)"))
     func theShippedUnitsWorkAsTheOperationsGuideInstallsThem() throws {
         let host = try ScratchHost()
         // Given the API's journal and write model, owned by the API's user,
@@ -65,6 +78,7 @@ let hasSandboxTools = ["/usr/bin/unshare", "/usr/bin/setpriv", "/usr/bin/journal
     @Test(
         .enabled(if: runsAsRoot, "needs root to switch users and mount a journal directory"),
         .enabled(if: hasSandboxTools, "needs unshare, setpriv and journalctl (util-linux, systemd)"),
+        .enabled(if: canMountNamespaces, "needs mount namespaces (unshare --mount, bind mounts)"),
         .enabled(if: FileManager.default.fileExists(atPath: "/etc/machine-id"), "journalctl needs a machine id"))
     func theFailureHookCanReadTheFailedUnitsLog() throws {
         let host = try ScratchHost()
