@@ -81,6 +81,11 @@ public struct Rebuild {
         scratchOptions.databasePath = scratch
         if ProjectionRun.exists(options.databasePath) {
             // Other jobs' tables stay readable during the build (a first rebuild has none yet).
+            do throws(SQLiteError) {
+                _ = try Database(path: options.databasePath).rows("SELECT count(*) FROM sqlite_master")
+            } catch {
+                throw RunError.opening(error, what: "the database", path: options.databasePath)
+            }
             scratchOptions.attachments.append(Attachment(name: "projector_live", path: options.databasePath))
         }
         scratchOptions.selectedJobs = [job]

@@ -45,13 +45,21 @@ public final class Database {
         handle = db
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, options.busyTimeoutMilliseconds)
-        if options.walMode && !options.readOnly {
-            try execute("PRAGMA journal_mode=WAL")
+        // The first statements are the first to read the file: their errors ("file is not a
+        // database", "attempt to write a readonly database") name it.
+        do throws(SQLiteError) {
+            if options.walMode && !options.readOnly {
+                try execute("PRAGMA journal_mode=WAL")
+            }
+            try execute("PRAGMA synchronous=\(options.synchronous)")
+            if options.cacheSizeKiB > 0 { try execute("PRAGMA cache_size=-\(options.cacheSizeKiB)") }
+            if options.mmapSizeBytes > 0 { try execute("PRAGMA mmap_size=\(options.mmapSizeBytes)") }
+            try execute("PRAGMA foreign_keys=ON")
+        } catch {
+            var named = error
+            named.message = "\(path): \(error.message)"
+            throw named
         }
-        try execute("PRAGMA synchronous=\(options.synchronous)")
-        if options.cacheSizeKiB > 0 { try execute("PRAGMA cache_size=-\(options.cacheSizeKiB)") }
-        if options.mmapSizeBytes > 0 { try execute("PRAGMA mmap_size=\(options.mmapSizeBytes)") }
-        try execute("PRAGMA foreign_keys=ON")
     }
 
     deinit {

@@ -162,6 +162,15 @@ import Testing
                 outcome.stderr.contains("the database \(w.dir.file("p.db")) is not a SQLite database"),
                 "\(command): \(outcome.stderr)")
         }
+        let rebuild = try ChildProcess.run(["rebuild", "count"] + w.flags)
+        #expect(rebuild.status == 78, "\(rebuild.stderr)")
+        #expect(rebuild.stderr.contains("the database \(w.dir.file("p.db")) is not a SQLite database"))
+        // Every other command names the file too.
+        for command in [["status"], ["failures", "list"], ["webhooks", "list"]] {
+            let outcome = try ChildProcess.run(command + w.flags)
+            #expect(outcome.status != 0)
+            #expect(outcome.stderr.contains("\(w.dir.file("p.db")): file is not a database"), "\(outcome.stderr)")
+        }
         let attached = try ChildProcess.run([
             "run", "--database", w.dir.file("read.db"), "--journal", w.dir.file("journal.jsonl"), "--jobs-dir",
             w.dir.file("jobs"), "--attach", "app=" + w.dir.file("p.db"),
