@@ -84,6 +84,8 @@ struct ConfigCommand: ParsableCommand {
             do {
                 let secrets = try source.read(environment: ProcessInfo.processInfo.environment)
                 return "\(source): " + secrets.map(\.description).joined(separator: " ")
+            } catch .unavailable(let message) {
+                return message
             } catch {
                 return "\(source): \(error)"
             }
