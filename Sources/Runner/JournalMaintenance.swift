@@ -1,5 +1,6 @@
 import Foundation
 public import Journal
+public import Logging
 public import ProjectorCore
 import SQLiteStore
 
@@ -87,9 +88,9 @@ public enum JournalMaintenance {
     /// Deletes the segments every job has passed, keeping the one holding each checkpoint's
     /// anchor bytes, every segment a held (parked) event lives in, and always the last segment.
     /// A job that never ran and must replay history (apply, or refresh without @keys) keeps everything.
-    public static func prune(options: RunOptions, dryRun: Bool) throws(RunError) -> [Segment] {
+    public static func prune(options: RunOptions, dryRun: Bool, logger: Logger) throws(RunError) -> [Segment] {
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
-        let lock = try RunLock(path: options.lockPath, wait: options.waitForLock)
+        let lock = try RunLock(options: options, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         let journal = try Journal.opened(options.journalPath)
         guard journal.isDirectory else {

@@ -23,7 +23,7 @@ extension ProjectionRun {
                 \(definition.file)
                 """)
         }
-        let lock = options.lockHeld ? nil : try RunLock(path: options.lockPath, wait: options.waitForLock)
+        let lock = options.lockHeld ? nil : try RunLock(options: options, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         journal = try openJournal()
         try openDatabase()

@@ -60,7 +60,7 @@ public final class ProjectionRun {
         report.startedAt = clock.now()
         let catalog = try selectedJobs(withUpstreams: options.includeUpstreamJobs)
         let lock =
-            options.dryRun || options.lockHeld ? nil : try RunLock(path: options.lockPath, wait: options.waitForLock)
+            options.dryRun || options.lockHeld ? nil : try RunLock(options: options, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         journal = try openJournal()
         try openDatabase()

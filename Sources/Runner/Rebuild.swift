@@ -100,7 +100,7 @@ public struct Rebuild {
     /// Phase 2: one transaction on the live database replaces the job's tables (definition, rows,
     /// indexes, triggers), its checkpoint, failures and held events, and queues a notification.
     func swap(job: String, build: RunReport) throws(RunError) -> Report {
-        let lock = options.lockHeld ? nil : try RunLock(path: options.lockPath, wait: true)
+        let lock = options.lockHeld ? nil : try RunLock(options: options, wait: true, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         let scratch = scratchPath(job)
         var report = Report(

@@ -4,8 +4,9 @@ public import SQLiteStore
 
 /// Why a command could not do its work. The CLI maps each case to an exit code (SPEC §6).
 public enum RunError: Error, CustomStringConvertible {
-    /// Another run holds the lock (75).
-    case lockHeld(path: String)
+    /// Another process holds the lock (75): `holder` names it ("PID 4242 (since …)") when it left
+    /// its record; `waited` is how long this command waited before giving up (nil: it did not wait).
+    case lockHeld(path: String, holder: String?, waited: Double?)
     /// The lock file could not be created or locked (1, or 66 when its directory is missing).
     case lockFailed(path: String, message: String)
     /// The database stayed locked past the busy timeout (75).
@@ -34,8 +35,14 @@ public enum RunError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .lockHeld(let path):
-            return "another projector run holds the lock \(path); try again later or pass --wait"
+        case .lockHeld(let path, let holder, let waited):
+            let who = holder ?? "another process"
+            if let waited {
+                return "gave up after \(Int(waited.rounded())) s waiting for the run lock \(path), held by \(who); "
+                    + "try again later or raise --lock-timeout"
+            }
+            return "the run lock \(path) is held by \(who); try again later, or pass --wait "
+                + "(with --lock-timeout SECONDS to bound the wait)"
         case .lockFailed(let path, let message):
             return "cannot take the lock \(path): \(message)"
         case .databaseBusy(let error):

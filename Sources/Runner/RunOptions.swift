@@ -26,6 +26,9 @@ public struct RunOptions: Sendable {
     public var dryRun = false
     /// Wait for the lock instead of exiting with 75.
     public var waitForLock = false
+    /// Wait at most this many seconds for the lock, then exit with 75 (nil: no bound). Given
+    /// alone, it implies waiting.
+    public var lockTimeout: Double?
     public var maxLineBytes = 1 << 20
     public var maxDepth = 64
     public var retry = RetryPolicy.default

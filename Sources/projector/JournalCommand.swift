@@ -108,13 +108,15 @@ struct JournalCommand: ParsableCommand {
         )
 
         @OptionGroup var store: StoreOptions
+        @OptionGroup var lock: LockOptions
         @Flag(name: .customLong("dry-run"), help: "Only list what would be deleted.") var dryRun = false
 
         func run() throws {
-            let options = try store.runOptions()
+            var options = try store.runOptions()
             try store.requireExistingDatabase(options)
+            lock.apply(to: &options)
             do {
-                let removed = try JournalMaintenance.prune(options: options, dryRun: dryRun)
+                let removed = try JournalMaintenance.prune(options: options, dryRun: dryRun, logger: store.makeLogger())
                 let bytes = removed.reduce(0) { $0 + $1.size }
                 print(
                     (dryRun ? "would delete" : "deleted") + " \(removed.count) segment(s), \(Output.count(bytes)) bytes"

@@ -16,11 +16,13 @@ struct RebuildCommand: ParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var lock: LockOptions
     @Argument(help: "The jobs to rebuild.") var jobs: [String]
     @Flag(help: "Print the reports as JSON.") var json = false
 
     func run() throws {
         var options = try store.runOptions(signing: .all)
+        lock.apply(to: &options)
         let logger = store.makeLogger()
         Signals.install()
         options.shouldStop = { Signals.requested }
@@ -60,6 +62,7 @@ struct ReplayCommand: ParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var lock: LockOptions
     @Argument(help: "The job.") var job: String
     @Option(help: "The key (aggregate id or the job's data key).") var aggregate: String
     @Option(help: "Journal position to start from (apply jobs).") var from: Int?
@@ -67,6 +70,7 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         var options = try store.runOptions()
         try store.requireExistingDatabase(options)
+        lock.apply(to: &options)
         options.selectedJobs = [job]
         let logger = store.makeLogger()
         do {
@@ -207,14 +211,16 @@ struct VerifyCommand: ParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var lock: LockOptions
     @Argument(help: "The job.") var job: String
     @Option(help: "Check this many random keys instead of the whole read model.") var sample: Int?
     @Flag(help: "Put the recomputed rows in place (whole: swap; sample: refresh the drifted keys).") var repair = false
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
-        let options = try store.runOptions()
+        var options = try store.runOptions()
         try store.requireExistingDatabase(options)
+        lock.apply(to: &options)
         let logger = store.makeLogger()
         let report: Verify.Report
         do {

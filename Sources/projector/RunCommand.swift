@@ -20,6 +20,7 @@ struct RunCommand: ParsableCommand {
     )
 
     @OptionGroup var store: StoreOptions
+    @OptionGroup var lock: LockOptions
 
     @Option(name: .customLong("jobs"), help: "Only these jobs (comma-separated).")
     var jobs: String?
@@ -33,7 +34,7 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("dry-run"), help: "Report what a run would do (events, keys per job, lag) without writing.")
     var dryRun = false
 
-    @Flag(name: .long, help: "Wait for the run lock instead of exiting with 75.")
+    @Flag(name: .long, help: "Wait for the run lock (saying who holds it) instead of exiting with 75.")
     var wait = false
 
     @Option(name: .customLong("batch-events"), help: "Most events in one transaction.")
@@ -122,6 +123,7 @@ struct RunCommand: ParsableCommand {
         options.maxSeconds = maxSeconds
         options.dryRun = dryRun
         options.waitForLock = wait
+        lock.apply(to: &options)
         options.batchEvents = batchEvents
         options.batchBytes = batchBytes
         options.batchMilliseconds = batchMilliseconds
@@ -151,7 +153,7 @@ struct RunCommand: ParsableCommand {
     /// `--watch`: holds the lock, runs whenever the journal grows (polled every 100 ms) and at
     /// least every 5 s (due webhooks and retries), until SIGTERM/SIGINT.
     func watchLoop(_ options: RunOptions, _ logger: Logger) throws {
-        let lock = try RunLock(path: options.lockPath, wait: options.waitForLock)
+        let lock = try RunLock(options: options, logger: logger)
         defer { withExtendedLifetime(lock) {} }
         var options = options
         options.lockHeld = true

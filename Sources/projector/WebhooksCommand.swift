@@ -94,6 +94,7 @@ struct WebhooksCommand: ParsableCommand {
         )
 
         @OptionGroup var store: StoreOptions
+        @OptionGroup var lock: LockOptions
         @Argument(help: "Outbox ids (see `webhooks list`).") var ids: [Int] = []
         @Flag(name: .customLong("all-dead"), help: "Every dead or disabled notification.") var allDead = false
         @Flag(help: "Deliver now instead of at the next run.") var deliver = false
@@ -103,11 +104,12 @@ struct WebhooksCommand: ParsableCommand {
         }
 
         func run() throws {
-            let options = try store.runOptions(signing: deliver ? .all : .none)
+            var options = try store.runOptions(signing: deliver ? .all : .none)
             try store.requireExistingDatabase(options)
+            lock.apply(to: &options)
             let logger = store.makeLogger()
             do {
-                let lock = try RunLock(path: options.lockPath, wait: true)
+                let lock = try RunLock(options: options, wait: true, logger: logger)
                 defer { withExtendedLifetime(lock) {} }
                 let db = try Database(path: options.databasePath)
                 let runner = RunnerStore(db: db)

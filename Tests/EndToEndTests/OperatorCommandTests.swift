@@ -138,4 +138,54 @@ import Testing
         #expect((journal?["problem"] as? String)?.contains("are missing") == true, "\(json.stdout)")
         #expect((journal?["files"] as? [Any])?.count == segments.count - 1)
     }
+
+    /// Waits until the lock file beside `database` names `pid` as its holder.
+    static func waitForHolder(_ pid: Int32, database: String) -> Bool {
+        for _ in 0..<200 {
+            let record = (try? String(contentsOfFile: database + ".lock", encoding: .utf8)) ?? ""
+            if record.hasPrefix("\(pid) ") { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    @Test func commandsThatFindTheLockHeldSayWhoHoldsItAndGiveUpAfterTheTimeout() throws {
+        // Given a `run --watch` holding the run lock
+        let w = try Workspace()
+        try w.append(5)
+        let watcher = try ChildProcess(["run", "--watch"] + w.flags)
+        defer { if watcher.isRunning { watcher.kill9() } }
+        #expect(Self.waitForHolder(watcher.pid, database: w.dir.file("p.db")))
+        let holder = "held by PID \(watcher.pid)"
+
+        // When other commands need the lock
+        let run = try w.run()
+        let started = Date()
+        let rebuild = try ChildProcess.run(["rebuild", "count", "--lock-timeout", "1"] + w.flags)
+        let retry = try ChildProcess.run(
+            ["webhooks", "retry", "--all-dead", "--deliver", "--lock-timeout", "1"] + w.flags)
+        let waitingRun = try ChildProcess.run(["run", "--wait", "--lock-timeout", "0.5"] + w.flags)
+        let elapsed = Date().timeIntervalSince(started)
+
+        // Then each says who holds it, and those that wait give up with 75 once their timeout passed
+        #expect(run.status == 75)
+        #expect(run.stderr.contains(holder), "\(run.stderr)")
+        for outcome in [rebuild, retry, waitingRun] {
+            #expect(outcome.status == 75, "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("waiting for the run lock"), "\(outcome.stderr)")
+            #expect(outcome.stderr.contains(holder), "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("gave up after"), "\(outcome.stderr)")
+        }
+        #expect(elapsed < 20)
+
+        // And a command that waits takes the lock as soon as the holder stops
+        let waiting = try ChildProcess(["rebuild", "count", "--lock-timeout", "60"] + w.flags)
+        usleep(1_000_000)
+        kill(watcher.pid, SIGTERM)
+        #expect(watcher.wait().status == 0)
+        let rebuilt = waiting.wait()
+        #expect(rebuilt.status == 0, "\(rebuilt.stderr)")
+        #expect(rebuilt.stderr.contains(holder), "\(rebuilt.stderr)")
+        #expect(rebuilt.stdout.contains("rebuilt count"))
+    }
 }

@@ -147,7 +147,7 @@ final class Workspace {
         #expect(held)
         let second = try w.run()
         #expect(second.status == 75)
-        #expect(second.stderr.contains("holds the lock"))
+        #expect(second.stderr.contains("is held by PID \(first.pid)"), "\(second.stderr)")
         try blocker.execute("COMMIT")
         let done = first.wait()
         #expect(done.status == 0, "\(done.stderr)")
