@@ -21,7 +21,7 @@ public enum SQLText {
             switch piece {
             case .space, .comment:
                 pendingSpace = true
-            case .code, .quoted:
+            case .code, .parameter, .quoted:
                 if pendingSpace, let last = out.last, let next = bytes.first, isWordish(last), isWordish(next) {
                     out.append(UInt8(ascii: " "))
                 }
@@ -38,39 +38,22 @@ public enum SQLText {
             || c == UInt8(ascii: "[") || c == UInt8(ascii: "]")
     }
 
-    /// Whether the SQL binds the named parameter (`:name`, `@name` or `$name`, as SQLite accepts
-    /// all three) outside comments, string literals and quoted identifiers.
+    /// Whether the SQL binds the named parameter (`:name`, `@name`, `$name` or `#name`, as SQLite
+    /// accepts them all) outside comments, string literals and quoted identifiers.
     public static func usesParameter(_ name: String, in text: String) -> Bool {
         let wanted = Array(name.utf8)
         var found = false
-        scan(text) { piece, slice in
-            guard !found, piece == .code else { return }
-            let bytes = Array(slice)
-            var i = 0
-            while i < bytes.count {
-                let c = bytes[i]
-                if c == UInt8(ascii: ":") || c == UInt8(ascii: "@") || c == UInt8(ascii: "$") {
-                    var end = i + 1
-                    while end < bytes.count && isWordByte(bytes[end]) && bytes[end] != UInt8(ascii: "$") { end += 1 }
-                    if bytes[(i + 1)..<end].elementsEqual(wanted) {
-                        found = true
-                        return
-                    }
-                    i = end
-                } else if isWordByte(c) {
-                    // A word (keyword, identifier, number) may contain `$`; that is not a parameter.
-                    while i < bytes.count && isWordByte(bytes[i]) { i += 1 }
-                } else {
-                    i += 1
-                }
-            }
+        scan(text) { piece, bytes in
+            if piece == .parameter && bytes.dropFirst().elementsEqual(wanted) { found = true }
         }
         return found
     }
 
     enum Piece: Equatable {
-        /// Anything SQLite tokenizes as code: keywords, names, numbers, operators, parameters.
+        /// Anything else SQLite tokenizes as code: keywords, names, numbers, operators.
         case code
+        /// A named parameter such as `:key`, whole as SQLite reads it (`$a::b(c)` included).
+        case parameter
         /// A string literal or a quoted identifier, quotes included.
         case quoted
         case comment
@@ -117,6 +100,15 @@ public enum SQLText {
                 end = i + 1
                 while end < n && isSpace(bytes[end]) { end += 1 }
                 piece = .space
+            } else if c == UInt8(ascii: ":") || c == UInt8(ascii: "@") || c == UInt8(ascii: "$")
+                || c == UInt8(ascii: "#")
+            {
+                end = parameterEnd(bytes, from: i)
+                piece = .parameter
+            } else if isWordByte(c) {
+                // A keyword, name or number, whole: a `$` inside one does not start a parameter.
+                while i < n && isWordByte(bytes[i]) { i += 1 }
+                continue
             } else {
                 i += 1
                 continue
@@ -127,6 +119,30 @@ public enum SQLText {
             codeStart = end
         }
         flushCode()
+    }
+
+    /// Where a parameter starting at `start` ends, by the rules of SQLite's tokenizer: name bytes,
+    /// `::` inside the name, and a Tcl-style `(…)` suffix that runs to `)` whatever it holds.
+    static func parameterEnd(_ bytes: [UInt8], from start: Int) -> Int {
+        let n = bytes.count
+        var i = start + 1
+        var nameBytes = 0
+        while i < n {
+            let c = bytes[i]
+            if isWordByte(c) {
+                nameBytes += 1
+                i += 1
+            } else if c == UInt8(ascii: "("), nameBytes > 0 {
+                i += 1
+                while i < n && !isSpace(bytes[i]) && bytes[i] != UInt8(ascii: ")") { i += 1 }
+                return i < n && bytes[i] == UInt8(ascii: ")") ? i + 1 : i
+            } else if c == UInt8(ascii: ":"), i + 1 < n, bytes[i + 1] == UInt8(ascii: ":") {
+                i += 2
+            } else {
+                break
+            }
+        }
+        return i
     }
 
     static func isSpace(_ c: UInt8) -> Bool {
