@@ -22,6 +22,7 @@ public struct Rebuild {
 
     public struct Report: Codable, Sendable {
         public var job: String
+        /// Events of the job's types the build applied or refreshed keys for (not every line read).
         public var events: Int
         public var keys: Int
         public var position: Int
@@ -104,8 +105,8 @@ public struct Rebuild {
         defer { withExtendedLifetime(lock) {} }
         let scratch = scratchPath(job)
         var report = Report(
-            job: job, events: build.events, keys: build.jobs.first?.executions ?? 0, position: 0, tables: [],
-            seconds: 0)
+            job: job, events: build.jobs.first?.events ?? 0, keys: build.jobs.first?.executions ?? 0, position: 0,
+            tables: [], seconds: 0)
         do {
             let db = try Database(path: options.databasePath)
             let store = RunnerStore(db: db)

@@ -151,4 +151,20 @@ import Webhooks
             #expect(job.events == 0)
         }
     }
+
+    @Test func aRebuildReportsTheEventsOfItsJobNotEveryLineRead() throws {
+        // Given a job that listens to one event of five
+        let f = try Fixture(jobs: ["counter": Fixture.refreshJob, "other": Self.otherJob])
+        try f.append(f.ping("a"), f.ping("b"), f.ping("x", type: "OTHER"), f.ping("c"), f.ping("d"))
+        try f.run()
+
+        // When it is rebuilt
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let reports = try Rebuild(options: f.options, logger: logger, clock: f.clock).execute(jobs: ["other"])
+
+        // Then its report counts the one event it matched
+        #expect(reports.first?.events == 1)
+        #expect(reports.first?.keys == 1)
+    }
 }
