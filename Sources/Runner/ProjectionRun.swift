@@ -40,6 +40,10 @@ public final class ProjectionRun {
         let endpoints: [String]
         /// The jobs this one reads from (`after:`, transitively).
         let upstreams: Set<String>
+        /// The fingerprint its checkpoints keep: the definition's, or, when the job changed since its
+        /// read model was built, the stored one, so that `status` goes on saying a rebuild is due
+        /// until one is done.
+        var checkpointFingerprint: String
         var definition: JobDefinition { compiled.definition }
 
         init(compiled: CompiledJob, position: Int, endpoints: [String], upstreams: Set<String> = []) {
@@ -47,6 +51,7 @@ public final class ProjectionRun {
             self.position = position
             self.endpoints = endpoints
             self.upstreams = upstreams
+            checkpointFingerprint = compiled.definition.fingerprint
             report = JobReport(
                 name: compiled.definition.name, mode: compiled.definition.mode.rawValue, fromPosition: position,
                 toPosition: position
@@ -252,8 +257,9 @@ public final class ProjectionRun {
                     try journal.verify(job: definition.name, anchor: checkpoint.anchor)
                 }
                 if !definition.matchesFingerprint(checkpoint.fingerprint) {
+                    state.checkpointFingerprint = checkpoint.fingerprint
                     logger.warning(
-                        "job definition changed since its checkpoint; its read model may need a rebuild",
+                        "job definition changed since its read model was built; a rebuild applies it to past events",
                         metadata: ["job": "\(definition.name)", "file": "\(definition.file)"]
                     )
                 }
@@ -480,7 +486,7 @@ public final class ProjectionRun {
             let matched = Self.distinctEvents(mine, in: batch)
             state.report.events += matched
             try store.saveCheckpoint(
-                job: state.definition.name, anchor: anchor, fingerprint: state.definition.fingerprint,
+                job: state.definition.name, anchor: anchor, fingerprint: state.checkpointFingerprint,
                 eventsAdded: matched - (state.report.duplicates - duplicatesBefore),
                 now: now
             )

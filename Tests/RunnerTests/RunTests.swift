@@ -499,6 +499,28 @@ extension RefreshTests {
             try StatusReport.load(options: f.options).jobs.first { $0.name == "counter" }?.fingerprintChanged == true)
     }
 
+    /// Runs after a change go on under the new definition, but the read model was built by the old
+    /// one: status says so until a rebuild, instead of forgetting it at the next batch.
+    @Test func aChangedDefinitionStaysFlaggedUntilRebuilt() throws {
+        let f = try Fixture()
+        try f.append(f.ping("a", id: "1"))
+        try f.run()
+        try f.dir.write("jobs/counter.sql", Fixture.refreshJob.replacingOccurrences(of: "n + 1", with: "n + 2"))
+        try f.append(f.ping("b", id: "2"))
+        try f.run()
+        func changed() throws -> Bool? {
+            try StatusReport.load(options: f.options).jobs.first { $0.name == "counter" }?.fingerprintChanged
+        }
+        #expect(try changed() == true)
+        var logger = Logging.Logger(label: "t")
+        logger.logLevel = .critical
+        _ = try Rebuild(options: f.options, logger: logger, clock: f.clock).execute(jobs: ["counter"])
+        #expect(try changed() == false)
+        try f.append(f.ping("c", id: "3"))
+        try f.run()
+        #expect(try changed() == false)
+    }
+
     /// Checkpoints written before fingerprints were versioned hold a hash of the file's text: after
     /// an upgrade an unchanged file is not reported changed, and the next run stores the new form.
     @Test func anUpgradeDoesNotMarkUnchangedJobsChanged() throws {
