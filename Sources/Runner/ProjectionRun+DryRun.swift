@@ -51,6 +51,7 @@ extension ProjectionRun {
                 }
                 state.report.rejects += rejects.count
                 report.rejects += rejects.count
+                state.position = batch.end
                 state.report.toPosition = batch.end
             }
             if !more { break }

@@ -38,11 +38,11 @@ enum Summary {
         }
         lines.append("peak memory \(report.peakMemoryBytes >> 20) MiB, \(report.batches) batches")
         if report.caughtUp {
-            lines.append("caught up at position \(report.toPosition)")
+            lines.append((report.dryRun ? "would catch up" : "caught up") + " at position \(report.toPosition)")
         } else {
             lines.append(
-                "stopped at position \(report.toPosition); \(Output.count(report.journalEnd - report.toPosition)) bytes "
-                    + "remain for the next run"
+                (report.dryRun ? "would stop" : "stopped") + " at position \(report.toPosition); "
+                    + "\(Output.count(report.journalEnd - report.toPosition)) bytes remain for the next run"
             )
         }
         if report.rejects > 0 || report.failures > 0 {

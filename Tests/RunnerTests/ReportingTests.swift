@@ -167,4 +167,14 @@ import Webhooks
         #expect(reports.first?.events == 1)
         #expect(reports.first?.keys == 1)
     }
+
+    @Test func aDryRunReportsThePositionARunWouldReach() throws {
+        let f = try Fixture()
+        for i in 0..<10 { try f.append(f.ping("k\(i % 3)", id: "e\(i)")) }
+        let dry = try f.run { $0.dryRun = true }
+        let real = try f.run()
+        #expect(dry.toPosition == real.toPosition)
+        #expect(dry.caughtUp)
+        #expect(dry.jobs.map(\.toPosition) == real.jobs.map(\.toPosition))
+    }
 }
