@@ -40,6 +40,8 @@ public struct StatusReport: Codable, Sendable {
         public var lagBytes: Int
         public var fingerprint: String
         public var fingerprintChanged: Bool
+        /// Events of this job's types that its batches processed (applied, or refreshed keys for),
+        /// duplicates left out; lines of other types are not counted.
         public var eventsApplied: Int
         public var updatedAt: Double?
         public var failures: Failures
