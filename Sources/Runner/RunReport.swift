@@ -69,7 +69,7 @@ public struct JobReport: Codable, Sendable {
     /// Keys held back because a key they read in an upstream job (`after:`) failed.
     public var waiting: Int = 0
     public var rejects: Int = 0
-    /// Keys touched (capped) and their total, for notifications.
+    /// Keys refreshed or applied, in order (the first 1000, a key once per batch), and how many (for `--json`).
     public var keys: [String] = []
     public var keysTotal: Int = 0
     /// Set when a new refresh job was initialized from `@keys` instead of replaying history.
