@@ -117,6 +117,17 @@ import Testing
         }
     }
 
+    @Test(
+        .enabled(if: ChildProcess.canRunUnprivileged, "needs setpriv and a projector binary that nobody may run"))
+    func anUnreadableJobFileIsAJobErrorSayingWhy() throws {
+        let w = try Workspace()
+        let job = w.dir.file("jobs/count.sql")
+        #expect(chmod(job, 0) == 0)
+        let outcome = try ChildProcess.runUnprivileged(["validate"] + w.flags)
+        #expect(outcome.status == 78, "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("\(job):1: cannot read the file: Permission denied"), "\(outcome.stderr)")
+    }
+
     @Test func aJobsDirectoryThatIsAFileIs66() throws {
         let w = try Workspace()
         let outcome = try ChildProcess.run([
