@@ -177,10 +177,14 @@ extension ProjectionRun {
         while index < due.count {
             let chunk = due[index..<min(due.count, index + 500)]
             try transaction { () throws(SQLiteError) in
+                // Keys whose rows a retry changed, per job: their consumers are told like a batch's.
+                var changed: [Int: [String]] = [:]
                 for listed in chunk {
                     guard let failure = failures[FailureKey(job: listed.job, key: listed.key)], !isWaiting(failure)
                     else { continue }
-                    guard let state = states.first(where: { $0.definition.name == failure.job }) else { continue }
+                    guard let job = order[failure.job] else { continue }
+                    let state = states[job]
+                    let executions = state.report.executions
                     switch state.definition.mode {
                     case .refresh:
                         try refresh(
@@ -189,6 +193,13 @@ extension ProjectionRun {
                     case .apply:
                         try retryHeld(state, failure)
                     }
+                    if state.report.executions > executions { changed[job, default: []].append(failure.key) }
+                }
+                for (job, keys) in changed where !states[job].endpoints.isEmpty {
+                    let state = states[job]
+                    try store.accumulate(
+                        job: state.definition.name, from: state.position, to: state.position, events: 0, keys: keys,
+                        failures: 0)
                 }
             }
             index += chunk.count

@@ -113,6 +113,32 @@ import Webhooks
     }
 }
 
+extension RecoveryTests {
+    @Test func keysRecoveredByARetryAreNotified() throws {
+        let f = try Fixture(jobs: ["counter": Fixture.refreshJob])
+        f.options.endpoints = [
+            WebhookEndpoint(
+                name: "cache", url: "http://127.0.0.1:9/hook", secrets: [try WebhookSecret(WebhookSecret.generate())],
+                jobs: ["*"], allowHTTP: true)
+        ]
+        f.options.deliverWebhooks = false
+        try f.run()
+        try f.execute("INSERT INTO poison VALUES('13')")
+        try f.append(f.ping("12"), f.ping("13"))
+        #expect(try f.run().failures == 1)
+        let before = try f.scalar("SELECT count(*) FROM projector_webhook_outbox")
+
+        // The cause is gone; the next run retries the key after its backoff, with no new event.
+        try f.execute("DELETE FROM poison")
+        f.clock.time += 100_000
+        let report = try f.run()
+        #expect(report.recovered == 1)
+        let bodies = try f.rows("SELECT CAST(body AS TEXT) FROM projector_webhook_outbox ORDER BY id").dropFirst(before)
+        #expect(bodies.count == 1)
+        #expect(bodies.first?.first?.contains(#""keys":["13"]"#) == true)
+    }
+}
+
 @Suite struct SetupDriftTests {
     static func job(guarded: Bool) -> String {
         """
