@@ -92,9 +92,7 @@ public final class ProjectionRun {
         report.toPosition = states.map(\.position).min() ?? report.journalEnd
         report.fromPosition = states.map(\.report.fromPosition).min() ?? 0
         report.duration = Monotonic.now() - started
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        report.peakMemoryBytes = usage.ru_maxrss * 1024
+        report.peakMemoryBytes = PeakMemory.bytes()
         if !options.dryRun {
             try sqlite { () throws(SQLiteError) in
                 try store.finishRun(

@@ -61,6 +61,24 @@ import Webhooks
         #expect((reject[1].int ?? 0) > 100 << 20)
     }
 
+    /// The reported peak memory is the run's own, not its parent's: `ru_maxrss` survives exec, so a
+    /// child of a large process (a test runner, a supervisor) would otherwise report the parent's.
+    @Test func thePeakMemoryReportedIsTheRunsOwnNotItsParents() throws {
+        let w = try Workspace()
+        try w.append(10)
+        // This process grows to 300 MiB (touched), then starts the run.
+        let size = 300 << 20
+        let ballast = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+        defer { ballast.deallocate() }
+        memset(ballast, 1, size)
+        let outcome = try w.run(["--json"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any]
+        let peak = report?["peakMemoryBytes"] as? Int ?? .max
+        #expect(peak < 200 << 20, "peak RSS \(peak >> 20) MiB reported for a 10-event run")
+        #expect(peak > 1 << 20)
+    }
+
     /// SIGTERM in the middle of a run: the batch in flight commits, the run stops with 0, and the
     /// next run finishes the work exactly once.
     @Test func sigtermDuringARunStopsCleanly() throws {
