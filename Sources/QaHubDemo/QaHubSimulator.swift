@@ -1,4 +1,5 @@
 public import Journal
+import ProjectorCore
 public import SQLiteStore
 
 /// Simulates the QaHub API: each operation writes the write model, and once its transaction has
@@ -135,7 +136,7 @@ public final class QaHubSimulator {
         }
     }
 
-    var time: String { Timestamp.iso(milliseconds: now) }
+    var time: String { RFC3339.format(Double(now) / 1000) }
 
     func createRun() throws {
         let project = projects[rng.below(projects.count)]

@@ -555,7 +555,7 @@ public final class ProjectionRun {
             let disabled = try store.disabledEndpoints()
             report.notificationsQueued = try store.emitNotifications(
                 runID: runID, now: clock.now(), endpoints: { byJob[$0] ?? [] }, disabled: disabled,
-                messageID: Self.messageID)
+                messageID: Self.messageID, body: \.body)
         }
         guard options.deliverWebhooks else { return }
         let dispatcher = WebhookDispatcher(store: store, endpoints: options.endpoints, clock: clock, logger: logger)

@@ -1,4 +1,4 @@
-import ProjectorCore
+public import ProjectorCore
 
 /// The webhook outbox (SPEC §5): notifications are accumulated per job in the transactions that
 /// commit the work they report, turned into outbox rows in the run's last transaction, and
@@ -87,9 +87,11 @@ extension RunnerStore {
     /// Turns every accumulated notification of a job that did work (keys refreshed or applied, or
     /// failures) into outbox rows (one per endpoint) and clears it. A job that only read events
     /// keeps its accumulated range, so its next notification covers it. `endpoints(job)` names the
-    /// endpoints of a job; `messageID()` makes an id.
+    /// endpoints of a job; `messageID()` makes an id and `body` serializes a notification (once: every
+    /// endpoint's row stores the same bytes).
     public func emitNotifications(
-        runID: Int, now: Double, endpoints: (String) -> [String], disabled: Set<String>, messageID: () -> String
+        runID: Int, now: Double, endpoints: (String) -> [String], disabled: Set<String>, messageID: () -> String,
+        body: (Notification) -> [UInt8]
     ) throws(SQLiteError) -> Int {
         let rows = try db.rows(
             """
@@ -111,9 +113,10 @@ extension RunnerStore {
                 truncated: total > keys.count, timestamp: now
             )
             let id = messageID()
+            let bytes = body(notification)
             for endpoint in endpoints(job) {
                 try enqueue(
-                    messageID: id, endpoint: endpoint, job: job, runID: runID, body: notification.body, now: now,
+                    messageID: id, endpoint: endpoint, job: job, runID: runID, body: bytes, now: now,
                     state: disabled.contains(endpoint) ? "disabled" : "pending"
                 )
                 written += 1

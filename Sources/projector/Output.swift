@@ -1,4 +1,5 @@
 import Foundation
+import ProjectorCore
 
 enum Output {
     static func json(_ value: some Encodable) throws -> String {
@@ -22,7 +23,7 @@ enum Output {
     }
 
     static func time(_ epoch: Double) -> String {
-        Date(timeIntervalSince1970: epoch).ISO8601Format()
+        RFC3339.format(epoch, milliseconds: false)
     }
 
     /// A fixed-width table: one row of headers, then rows.
