@@ -78,6 +78,95 @@ import Testing
     }
 }
 
+extension CrashSafetyTests {
+    /// A job that reads another's table (`after:`), an upstream key that keeps failing, and
+    /// `kill -9` at growing moments: once the cause is gone and the failures are retried, both
+    /// read models equal a full recompute (the dependent one was never left computed from stale rows).
+    @Test func aDependentJobUnderKillNineAndAFailingUpstreamKeyEndsEqualToARecompute() throws {
+        let dir = TemporaryDirectory("projector-crash-after")
+        let writeModel = dir.file("qahub.db")
+        let journalPath = dir.file("journal")
+        let appender = try JournalWriter(path: journalPath, directory: true, segmentBytes: 2 << 20)
+        let simulator = try QaHubSimulator(writeModelPath: writeModel, journal: appender, seed: 11)
+        try simulator.bootstrap(projects: 6)
+        try simulator.simulate(events: 2_000)
+        let jobs = dir.file("jobs")
+        try FileManager.default.createDirectory(atPath: jobs, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: ChildProcess.repositoryRoot() + "/jobs/test_runs_view.sql", toPath: jobs + "/test_runs_view.sql")
+        try dir.write(
+            "jobs/project_totals.sql",
+            """
+            -- on: TEST_RUN_CREATED, TEST_RUN_UPDATED, TEST_RUN_DELETED, TEST_RUN_RESULT_*   key: data.projectId
+            -- after: test_runs_view
+            -- @setup
+            CREATE TABLE IF NOT EXISTS project_totals(
+                project_id INTEGER PRIMARY KEY, runs INTEGER NOT NULL, results INTEGER NOT NULL,
+                passed INTEGER NOT NULL);
+            -- @refresh
+            DELETE FROM project_totals WHERE project_id = :key;
+            INSERT INTO project_totals(project_id, runs, results, passed)
+            SELECT project_id, count(*), sum(total_results), sum(passed) FROM test_runs_view
+            WHERE project_id = :key GROUP BY project_id;
+            """)
+        func command(_ database: String, _ arguments: [String] = ["run", "--batch-events", "300"]) -> [String] {
+            arguments + [
+                "--database", database, "--journal", journalPath, "--jobs-dir", jobs, "--attach", "app=\(writeModel)",
+                "--log-level", "error",
+            ]
+        }
+        // Given a database where one test run in seven can no longer be written (a trigger added
+        // by hand) while the API goes on,
+        let database = dir.file("read.db")
+        #expect(try ChildProcess.run(command(database)).status == 0)
+        try Database(path: database).execute(
+            """
+            CREATE TRIGGER broken BEFORE INSERT ON test_runs_view WHEN NEW.id % 7 = 3
+            BEGIN SELECT raise(ABORT, 'broken'); END
+            """)
+        try simulator.simulate(events: 25_000)
+        // and runs killed at growing moments until one finishes on its own,
+        var interrupted = 0
+        var delay = 0.05
+        while interrupted <= 30 {
+            let child = try ChildProcess(command(database))
+            usleep(useconds_t(delay * 1_000_000))
+            child.kill9()
+            let outcome = child.wait()
+            if !outcome.signaled {
+                #expect(outcome.status == 65, "\(outcome.stderr)")
+                break
+            }
+            interrupted += 1
+            delay *= 1.6
+        }
+        #expect(interrupted >= 3, "the journal was processed before the first kill: make it bigger")
+        let waiting =
+            try Database(path: database).rows(
+                "SELECT count(*) FROM projector_failures WHERE job = 'project_totals'")[0][0].int ?? 0
+        #expect(waiting > 0, "no dependent key waited for a failed upstream key")
+
+        // when the cause is gone, the operator retries and a run completes,
+        try Database(path: database).execute("DROP TRIGGER broken")
+        #expect(try ChildProcess.run(command(database, ["failures", "retry", "--all"])).status == 0)
+        let last = try ChildProcess.run(command(database))
+        #expect(last.status == 0, "\(last.stderr)")
+
+        // then both read models equal a full recompute, and nothing is left failing or waiting.
+        let fresh = dir.file("fresh.db")
+        #expect(try ChildProcess.run(command(fresh)).status == 0)
+        for difference in try ReadModelComparison.compare(
+            database, fresh, tables: ["test_runs_view", "project_totals"])
+        {
+            #expect(difference.isEqual, "\(difference)")
+            #expect(difference.rowsFirst > 0)
+        }
+        let db = try Database(path: database)
+        #expect(try db.rows("SELECT count(*) FROM projector_failures")[0][0].int == 0)
+        #expect(try db.rows("SELECT count(*) FROM projector_failure_waits")[0][0].int == 0)
+    }
+}
+
 /// The daily quality summary computed independently: Foundation's JSON parser over every line.
 enum DailyCounts {
     static func fromJournal(_ path: String) throws -> [String: [Int]] {
