@@ -20,13 +20,16 @@ public final class RunLock {
     public convenience init(options: RunOptions, wait: Bool? = nil, logger: Logger) throws(RunError) {
         try self.init(
             path: options.lockPath, wait: wait ?? (options.waitForLock || options.lockTimeout != nil),
-            timeout: options.lockTimeout, logger: logger)
+            timeout: options.lockTimeout, shouldStop: options.shouldStop, logger: logger)
     }
 
     /// Takes the lock at `path`. When another process holds it: without `wait`, throws `.lockHeld`
     /// at once; with `wait`, logs who holds it and waits, for at most `timeout` seconds when given
-    /// (then `.lockHeld` saying how long it waited).
-    public init(path: String, wait: Bool, timeout: Double? = nil, logger: Logger) throws(RunError) {
+    /// (then `.lockHeld` saying how long it waited). `shouldStop` is asked while waiting: a SIGTERM
+    /// or SIGINT gives up the wait the same way, so a stopped command never does its work later.
+    public init(
+        path: String, wait: Bool, timeout: Double? = nil, shouldStop: (@Sendable () -> Bool)? = nil, logger: Logger
+    ) throws(RunError) {
         self.path = path
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
@@ -63,6 +66,11 @@ public final class RunLock {
             }
             if let timeout, waited >= timeout {
                 close(descriptor)
+                throw .lockHeld(path: path, holder: holder, waited: waited)
+            }
+            if shouldStop?() == true {
+                close(descriptor)
+                logger.notice("stopped while waiting for the run lock, as asked", metadata: ["lock": "\(path)"])
                 throw .lockHeld(path: path, holder: holder, waited: waited)
             }
             if !announced {

@@ -189,3 +189,33 @@ import Testing
         #expect(rebuilt.stdout.contains("rebuilt count"))
     }
 }
+
+extension OperatorCommandTests {
+    /// SIGTERM or SIGINT while waiting for the lock gives up the wait (75): a command the operator
+    /// stopped (`systemctl stop`, `timeout`, Ctrl-C) never does its work later.
+    @Test func aSignalWhileWaitingForTheLockGivesUpAndDoesNothing() throws {
+        let w = try Workspace()
+        try w.append(5)
+        let watcher = try ChildProcess(["run", "--watch"] + w.flags)
+        defer { if watcher.isRunning { watcher.kill9() } }
+        #expect(Self.waitForHolder(watcher.pid, database: w.dir.file("p.db")))
+        let rebuild = try ChildProcess(["rebuild", "count"] + w.flags)
+        let waitingRun = try ChildProcess(["run", "--wait"] + w.flags)
+        usleep(1_500_000)
+        kill(rebuild.pid, SIGTERM)
+        kill(waitingRun.pid, SIGINT)
+        // Were the signals ignored, both would wait for the watcher: stop it after a while so
+        // that the test fails instead of hanging.
+        for _ in 0..<100 where rebuild.isRunning || waitingRun.isRunning { usleep(100_000) }
+        let stillWaiting = rebuild.isRunning || waitingRun.isRunning
+        if stillWaiting { kill(watcher.pid, SIGTERM) }
+        #expect(!stillWaiting, "a signal did not stop the wait for the lock")
+        for outcome in [rebuild.wait(), waitingRun.wait()] {
+            #expect(outcome.status == 75, "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("stopped while waiting for the run lock"), "\(outcome.stderr)")
+            #expect(!outcome.stdout.contains("rebuilt count"))
+        }
+        kill(watcher.pid, SIGTERM)
+        #expect(watcher.wait().status == 0)
+    }
+}
