@@ -1,7 +1,7 @@
 import Foundation
 
 /// Runs the built `projector` binary as a child process, as cron or systemd would.
-public struct ChildProcess {
+public struct ChildProcess: Sendable {
     public struct Outcome: Sendable {
         public var status: Int32
         public var stdout: String
@@ -43,13 +43,15 @@ public struct ChildProcess {
     public init(
         _ arguments: [String], environment: [String: String] = [:], directory: String? = nil, launcher: [String] = []
     ) throws {
-        if let command = launcher.first {
-            process.executableURL = URL(fileURLWithPath: command)
-            process.arguments = launcher.dropFirst() + [Self.projectorPath] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: Self.projectorPath)
-            process.arguments = arguments
-        }
+        try self.init(
+            command: launcher.isEmpty ? [Self.projectorPath] + arguments : launcher + [Self.projectorPath] + arguments,
+            environment: environment, directory: directory)
+    }
+
+    /// Starts any program: `command` is its path and its arguments.
+    public init(command: [String], environment: [String: String] = [:], directory: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
@@ -65,10 +67,13 @@ public struct ChildProcess {
 
     public var isRunning: Bool { process.isRunning }
 
-    /// Waits for the process to end and collects its output.
+    /// Waits for the process to end and collects its output. Both pipes are read at once (stderr on
+    /// a thread of its own): a child that fills one pipe while the other is being read to its end
+    /// would otherwise block forever.
     public func wait() -> Outcome {
+        let stderrReader = PipeReader(err.fileHandleForReading)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        let stderr = stderrReader.result()
         process.waitUntilExit()
         return Outcome(
             status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
@@ -114,5 +119,25 @@ public struct ChildProcess {
     /// Runs to completion.
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Outcome {
         try ChildProcess(arguments, environment: environment).wait()
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+final class PipeReader: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var data = Data()
+
+    init(_ handle: FileHandle) {
+        let thread = Thread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Everything the pipe carried, once its last writer closed it.
+    func result() -> Data {
+        done.wait()
+        return data
     }
 }
