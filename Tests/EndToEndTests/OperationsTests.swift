@@ -80,12 +80,16 @@ final class QaHubWorkspace {
     @Test func aRebuildKilledMidwayResumesToTheSameResultAsACleanOne() throws {
         let w = try QaHubWorkspace(events: 40_000)
         // Given a rebuild of the apply job killed after it started building,
-        let child = try w.start(["rebuild", "project_daily_quality", "--batch-events", "200"])
-        usleep(400_000)
+        let child = try w.start(["rebuild", "project_daily_quality"])
+        let scratch = w.dir.file("read.db.rebuild-project_daily_quality.db")
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: scratch) && child.isRunning && Date() < deadline {
+            usleep(5_000)
+        }
         child.kill9()
         let killed = child.wait()
-        let scratch = w.dir.file("read.db.rebuild-project_daily_quality.db")
-        if killed.signaled { #expect(FileManager.default.fileExists(atPath: scratch)) }
+        #expect(killed.signaled, "the rebuild ended before it was killed: \(killed.stderr)")
+        #expect(FileManager.default.fileExists(atPath: scratch))
         // when it runs again, it resumes,
         #expect(try w.projector(["rebuild", "project_daily_quality"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: scratch))
@@ -201,7 +205,9 @@ final class QaHubWorkspace {
         }
     }
 
-    @Test func watchPicksUpAnAppendWithinASecondAndStopsOnSIGTERM() throws {
+    /// The watcher started before the append and is still the same process when the event lands
+    /// (how fast it does is the benchmark's business).
+    @Test func watchPicksUpAnAppendAndStopsOnSIGTERM() throws {
         let w = try QaHubWorkspace(events: 500)
         let watcher = try w.start(["run", "--watch"])
         usleep(500_000)
@@ -209,18 +215,16 @@ final class QaHubWorkspace {
         let line =
             #"{"id":"late-1","type":"TEST_RUN_CREATED","aggregateType":"test_run","aggregateId":999999,"occurredAt":"2030-01-01T00:00:00.000Z","data":{"testRunId":"999999","projectId":"1"}}"#
         #expect(try ChildProcess.run(["journal", "append", "--journal", w.dir.file("journal"), line]).status == 0)
-        let appended = Date()
-        var seen: Double?
-        while Date().timeIntervalSince(appended) < 3 {
-            if (try w.db().rows("SELECT count(*) FROM project_daily_quality WHERE day = '2030-01-01'")[0][0].int ?? 0)
+        let deadline = Date().addingTimeInterval(60)
+        var seen = false
+        while !seen && Date() < deadline && watcher.isRunning {
+            seen =
+                (try w.db().rows("SELECT count(*) FROM project_daily_quality WHERE day = '2030-01-01'")[0][0].int ?? 0)
                 == 1
-            {
-                seen = Date().timeIntervalSince(appended)
-                break
-            }
-            usleep(20_000)
+            if !seen { usleep(20_000) }
         }
-        #expect(seen != nil && seen! < 1.0, "lag \(seen ?? -1) s")
+        #expect(seen, "the appended event never reached the read model")
+        #expect(watcher.isRunning)
         #expect(before > 0)
         kill(watcher.pid, SIGTERM)
         let outcome = watcher.wait()
@@ -319,19 +323,4 @@ final class QaHubWorkspace {
         let run = try w.projector(["run"])
         #expect(run.status == 0, "\(run.stderr)")
     }
-}
-
-/// A small lock-protected value shared with a reader thread.
-final class Atomic<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-
-    init(_ value: T) { stored = value }
-
-    var value: T {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-
-    func update(_ change: (T) -> T) { lock.withLock { stored = change(stored) } }
 }
