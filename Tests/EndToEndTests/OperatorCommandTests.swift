@@ -160,12 +160,10 @@ import Testing
 
         // When other commands need the lock
         let run = try w.run()
-        let started = Date()
         let rebuild = try ChildProcess.run(["rebuild", "count", "--lock-timeout", "1"] + w.flags)
         let retry = try ChildProcess.run(
             ["webhooks", "retry", "--all-dead", "--deliver", "--lock-timeout", "1"] + w.flags)
         let waitingRun = try ChildProcess.run(["run", "--wait", "--lock-timeout", "0.5"] + w.flags)
-        let elapsed = Date().timeIntervalSince(started)
 
         // Then each says who holds it, and those that wait give up with 75 once their timeout passed
         #expect(run.status == 75)
@@ -176,7 +174,7 @@ import Testing
             #expect(outcome.stderr.contains(holder), "\(outcome.stderr)")
             #expect(outcome.stderr.contains("gave up after"), "\(outcome.stderr)")
         }
-        #expect(elapsed < 20)
+        #expect(watcher.isRunning, "they returned because the holder stopped, not because they gave up")
 
         // And a command that waits takes the lock as soon as the holder stops
         let waiting = try ChildProcess(["rebuild", "count", "--lock-timeout", "60"] + w.flags)

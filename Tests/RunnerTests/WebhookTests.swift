@@ -236,14 +236,23 @@ func webhookFixture(
         #expect(row[1].string?.contains("configuration") == true)
     }
 
+    /// The consumer answers only once the test lets it (after the run returned): a run that waited
+    /// for it instead of keeping to its budget would find it answered.
     @Test func aSlowConsumerCostsNoMoreThanTheBudget() throws {
-        let receiver = try WebhookReceiver { _ in .respond(status: 200, delay: 3) }
-        let f = try webhookFixture(receiver, timeout: 10)
+        let release = DispatchSemaphore(value: 0)
+        let answered = Atomic(false)
+        let receiver = try WebhookReceiver { _ in
+            _ = release.wait(timeout: .now() + 30)
+            answered.value = true
+            return .respond(status: 200)
+        }
+        defer { release.signal() }
+        let f = try webhookFixture(receiver, timeout: 60)
         f.options.webhookBudget = 0.5
         try f.append(f.ping("1"))
-        let started = Date()
         let report = try f.run()
-        #expect(Date().timeIntervalSince(started) < 2.5)
+        #expect(!answered.value, "the run waited for the consumer beyond its budget")
+        #expect(receiver.received.count == 1)
         #expect(report.deliveries.cutShort == 1)
         #expect(try f.rows("SELECT state, attempts FROM projector_webhook_outbox") == [["pending", "0"]])
     }
@@ -277,20 +286,34 @@ func webhookFixture(
         }
     }
 
-    /// 100 notifications over 10 endpoints answering after 200 ms go out concurrently (a serial
-    /// sender needs 20 s); the exact figure comes from `projector-bench webhooks`.
+    /// 100 notifications over 10 endpoints answering after 200 ms go out concurrently: the first
+    /// request is answered only once another one has arrived, which a serial sender never does
+    /// (the exact figure comes from `projector-bench webhooks`).
     @Test func deliveriesToManyEndpointsRunConcurrently() throws {
-        let receivers = try (0..<10).map { _ in try WebhookReceiver { _ in .respond(status: 200, delay: 0.2) } }
+        let arrived = Atomic(0)
+        let overlapped = Atomic(false)
+        let receivers = try (0..<10).map { _ in
+            try WebhookReceiver { _ in
+                if arrived.update({ $0 + 1 }) == 1 {
+                    let deadline = Date().addingTimeInterval(10)
+                    while arrived.value < 2 && Date() < deadline { usleep(10_000) }
+                    overlapped.value = arrived.value >= 2
+                } else {
+                    usleep(200_000)
+                }
+                return .respond(status: 200)
+            }
+        }
         let secret = try WebhookSecret(WebhookSecret.generate())
         let requests = (0..<100).map { i in
-            WebhookEndpoint(name: "e\(i % 10)", url: receivers[i % 10].url, secrets: [secret], allowHTTP: true)
-                .request(messageID: "msg_\(i)", body: Array("{}".utf8), timestamp: 1)
+            WebhookEndpoint(
+                name: "e\(i % 10)", url: receivers[i % 10].url, secrets: [secret], timeout: 30, allowHTTP: true
+            )
+            .request(messageID: "msg_\(i)", body: Array("{}".utf8), timestamp: 1)
         }
-        let started = Date()
-        let results = CurlTransport().perform(requests, budget: 30)
-        let elapsed = Date().timeIntervalSince(started)
+        let results = CurlTransport().perform(requests, budget: 60)
         #expect(results.allSatisfy { $0.status == 200 })
         #expect(receivers.map { $0.received.count } == Array(repeating: 10, count: 10))
-        #expect(elapsed < 10, "took \(elapsed) s: deliveries were not concurrent")
+        #expect(overlapped.value, "no request arrived while the first was unanswered: deliveries were serial")
     }
 }
