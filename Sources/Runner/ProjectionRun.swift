@@ -203,6 +203,7 @@ public final class ProjectionRun {
             for job in catalog.jobs {
                 for name in job.webhooks where !configured.contains(name) {
                     if configured.isEmpty {
+                        guard options.notifiesConsumers else { continue }
                         logger.warning(
                             "job names a webhook endpoint but no endpoint is configured; no notification is sent",
                             metadata: ["job": "\(job.name)", "endpoint": "\(name)"])
@@ -557,7 +558,15 @@ public final class ProjectionRun {
                 runID: runID, now: clock.now(), endpoints: { byJob[$0] ?? [] }, disabled: disabled,
                 messageID: Self.messageID, body: \.body)
         }
-        guard options.deliverWebhooks else { return }
+        // Commands that sign nothing (replay, verify) leave the delivery to the next run.
+        guard options.deliverWebhooks, options.endpoints.contains(where: { !$0.secrets.isEmpty }) else {
+            if report.notificationsQueued > 0 {
+                logger.notice(
+                    "notification queued; the next run delivers it",
+                    metadata: ["notifications": "\(report.notificationsQueued)"])
+            }
+            return
+        }
         let dispatcher = WebhookDispatcher(store: store, endpoints: options.endpoints, clock: clock, logger: logger)
         report.deliveries = try sqlite { () throws(SQLiteError) in
             try dispatcher.deliverDue(budget: options.webhookBudget)

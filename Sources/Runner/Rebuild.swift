@@ -91,6 +91,7 @@ public struct Rebuild {
         }
         scratchOptions.selectedJobs = [job]
         scratchOptions.includeUpstreamJobs = false
+        scratchOptions.notifiesConsumers = false
         scratchOptions.endpoints = []
         scratchOptions.lockHeld = false
         scratchOptions.maxEvents = nil

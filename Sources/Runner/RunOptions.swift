@@ -14,6 +14,9 @@ public struct RunOptions: Sendable {
     /// dependent job never reads an upstream table that lags behind it. Off only for the scratch
     /// build of `rebuild`, which reads the upstream tables of the live database.
     public var includeUpstreamJobs = true
+    /// Whether this run tells webhook consumers about its work. Off for the scratch build of
+    /// `rebuild` and `verify`: the swap into the live database notifies instead.
+    public var notifiesConsumers = true
 
     /// Upper bounds of one batch (one transaction).
     public var batchEvents = 20_000

@@ -8,6 +8,8 @@ public import Webhooks
 public struct WebhookDispatcher {
     let store: RunnerStore
     let endpoints: [String: WebhookEndpoint]
+    /// Configured endpoints whose secret this command did not read: their rows wait, quietly.
+    let unsigned: Set<String>
     let clock: any WallClock
     let logger: Logger
     let transport: CurlTransport
@@ -20,6 +22,7 @@ public struct WebhookDispatcher {
         // An endpoint whose secret was not read is never sent to: nothing leaves unsigned.
         self.endpoints = Dictionary(
             endpoints.filter { !$0.secrets.isEmpty }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        unsigned = Set(endpoints.filter { $0.secrets.isEmpty }.map(\.name))
         self.clock = clock
         self.logger = logger
         self.transport = transport
@@ -31,6 +34,7 @@ public struct WebhookDispatcher {
         let started = Monotonic.now()
         let due = try store.dueDeliveries(now: clock.now(), limit: limit).filter { row in
             if endpoints[row.endpoint] != nil { return true }
+            if unsigned.contains(row.endpoint) { return false }
             logger.warning(
                 "notification for an endpoint that is no longer configured stays pending",
                 metadata: ["endpoint": "\(row.endpoint)", "id": "\(row.id)"])

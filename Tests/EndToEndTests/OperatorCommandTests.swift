@@ -3,6 +3,7 @@ import Journal
 import SQLiteStore
 import TestSupport
 import Testing
+import Webhooks
 
 #if canImport(Glibc)
     import Glibc
@@ -215,5 +216,36 @@ extension OperatorCommandTests {
         }
         kill(watcher.pid, SIGTERM)
         #expect(watcher.wait().status == 0)
+    }
+
+    /// Commands that queue a notification without signing it (replay) and the scratch build of a
+    /// rebuild say nothing misleading about the endpoints.
+    @Test func replayAndRebuildDoNotWarnAboutConfiguredEndpoints() throws {
+        let w = try Workspace(
+            job: """
+                -- on: PING key: aggregateId
+                -- webhooks: cache
+                -- @setup
+                CREATE TABLE IF NOT EXISTS seen(key TEXT PRIMARY KEY);
+                -- @refresh
+                INSERT OR IGNORE INTO seen(key) VALUES(:key);
+                """)
+        try w.dir.write(
+            "projector.json",
+            #"{"webhooks":{"cache":{"url":"http://127.0.0.1:9/h","allowHTTP":true,"secretEnv":"CACHE_SECRET"}},"#
+                + #""webhookBudgetSeconds":1}"#)
+        let config = ["--config", w.dir.file("projector.json")]
+        let secret = ["CACHE_SECRET": WebhookSecret.generate()]
+        try w.append(3)
+        #expect(try ChildProcess.run(["run"] + w.flags + config, environment: secret).status == 0)
+
+        let replay = try ChildProcess.run(["replay", "count", "--aggregate", "k1"] + w.flags + config)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(!replay.stderr.contains("no longer configured"), "\(replay.stderr)")
+        #expect(replay.stderr.contains("the next run delivers it"), "\(replay.stderr)")
+
+        let rebuild = try ChildProcess.run(["rebuild", "count"] + w.flags + config, environment: secret)
+        #expect(rebuild.status == 0, "\(rebuild.stderr)")
+        #expect(!rebuild.stderr.contains("no endpoint is configured"), "\(rebuild.stderr)")
     }
 }
