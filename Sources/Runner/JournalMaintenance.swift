@@ -94,7 +94,8 @@ public enum JournalMaintenance {
         defer { withExtendedLifetime(lock) {} }
         let journal = try Journal.opened(options.journalPath)
         guard journal.isDirectory else {
-            throw .configuration("prune works on a directory of segments; \(options.journalPath) is a single file")
+            throw .usage(
+                "prune works on a directory of segments; \(options.journalPath) is a single file (rotate it by hand)")
         }
         var needed = journal.end
         do {
@@ -119,10 +120,8 @@ public enum JournalMaintenance {
         let removable = journal.segments.dropLast().filter { $0.end <= needed }
         if !dryRun {
             for segment in removable {
-                do {
-                    try FileManager.default.removeItem(atPath: segment.path)
-                } catch {
-                    throw .configuration("cannot delete \(segment.path): \(error.localizedDescription)")
+                if unlink(segment.path) != 0 {
+                    throw .fileOperation(what: "delete the journal segment", path: segment.path, errno: errno)
                 }
             }
         }

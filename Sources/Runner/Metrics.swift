@@ -36,7 +36,7 @@ public enum Metrics {
                 try add("projector_events_processed_total", "", Double(report.events))
                 try add("projector_rejects_total", "", Double(report.rejects))
                 try add("projector_failed_attempts_total", "", Double(report.failures))
-                try add("projector_runs_total", #"outcome="\#(exitCode == 0 ? "ok" : "failures")""#, 1)
+                try add("projector_runs_total", #"outcome="\#(report.outcome.isClean ? "ok" : "failures")""#, 1)
                 let d = report.deliveries
                 try add("projector_webhook_deliveries_total", #"result="delivered""#, Double(d.delivered))
                 try add("projector_webhook_deliveries_total", #"result="retry""#, Double(d.retrying))
@@ -45,7 +45,7 @@ public enum Metrics {
                 try set("projector_last_run_duration_seconds", report.duration)
                 try set("projector_last_run_exit_code", Double(exitCode))
                 try set("projector_last_run_timestamp_seconds", now)
-                if exitCode == 0 { try set("projector_last_success_timestamp_seconds", now) }
+                if report.outcome.isClean { try set("projector_last_success_timestamp_seconds", now) }
             }
         } catch {
             throw RunError.from(error)
@@ -128,17 +128,19 @@ public enum Metrics {
             (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw .configuration("cannot write metrics file \(temporary): \(String(cString: strerror(errno)))")
+            throw .fileOperation(what: "write the metrics file", path: temporary, errno: errno)
         }
         // Readable by the node exporter whatever the unit's UMask: metrics hold no secret.
         fchmod(fd, 0o644)
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let writeError = written == bytes.count ? 0 : (written < 0 ? errno : ENOSPC)
         fsync(fd)
         close(fd)
-        guard written == bytes.count, rename(temporary, path) == 0 else {
+        guard writeError == 0, rename(temporary, path) == 0 else {
+            let code = writeError != 0 ? writeError : errno
             unlink(temporary)
-            throw .configuration("cannot write metrics file \(path): \(String(cString: strerror(errno)))")
+            throw .fileOperation(what: "write the metrics file", path: path, errno: code)
         }
     }
 }

@@ -112,7 +112,7 @@ extension ProjectionRun {
     /// as opposed to the database as a whole (disk full, I/O, busy), which abort the batch.
     static func isKeyLocal(_ error: SQLiteError) -> Bool {
         switch error.code {
-        case 1, 18, 19, 20, 25: return true  // ERROR, TOOBIG, CONSTRAINT, MISMATCH, RANGE
+        case .error, .toobig, .constraint, .mismatch, .range: return true
         default: return false
         }
     }
@@ -174,6 +174,7 @@ extension ProjectionRun {
         }
         .sorted { (order[$0.job] ?? 0, $0.key) < (order[$1.job] ?? 0, $1.key) }
         var index = 0
+        var problem: RunError?
         while index < due.count {
             let chunk = due[index..<min(due.count, index + 500)]
             try transaction { () throws(SQLiteError) in
@@ -191,7 +192,7 @@ extension ProjectionRun {
                             state, key: failure.key, firstPosition: failure.firstPosition,
                             lastPosition: failure.lastPosition)
                     case .apply:
-                        try retryHeld(state, failure)
+                        if let lost = try retryHeld(state, failure) { problem = problem ?? lost }
                     }
                     if state.report.executions > executions { changed[job, default: []].append(failure.key) }
                 }
@@ -204,18 +205,25 @@ extension ProjectionRun {
             }
             index += chunk.count
         }
+        // The other keys' retries are committed; a held event the journal lost stops the run.
+        if let problem { throw problem }
     }
 
-    /// Re-reads a parked key's held events from the journal and applies them in order.
-    func retryHeld(_ state: JobState, _ failure: FailureRecord) throws(SQLiteError) {
+    /// Re-reads a parked key's held events from the journal and applies them in order. Returns
+    /// the journal problem, and touches nothing, when a held event can no longer be read back.
+    func retryHeld(_ state: JobState, _ failure: FailureRecord) throws(SQLiteError) -> RunError? {
         let job = state.definition.name
-        let held = try store.heldEvents(job: job, key: failure.key)
+        let held: [HeldEvent]
+        switch readHeld(state, key: failure.key, try store.heldEvents(job: job, key: failure.key)) {
+        case .success(let events): held = events
+        case .failure(let problem): return problem
+        }
         var applied = 0
         var failedError: SQLiteError?
         do {
             try savepoint { () throws(SQLiteError) in
                 for event in held {
-                    try applyHeld(state, key: failure.key, position: event.position, length: event.length)
+                    try applyHeld(state, key: failure.key, event)
                     applied += 1
                 }
             }
@@ -226,13 +234,13 @@ extension ProjectionRun {
             state.report.executions += held.count
             state.report.touch(failure.key)
             try clear(FailureKey(job: job, key: failure.key))
-            return
+            return nil
         }
         // Keep what succeeded before the failing event, in order, then stay parked from there.
         if applied > 0 {
             try savepoint { () throws(SQLiteError) in
                 for event in held[..<applied] {
-                    try applyHeld(state, key: failure.key, position: event.position, length: event.length)
+                    try applyHeld(state, key: failure.key, event)
                     try store.release(job: job, key: failure.key, position: event.position)
                 }
             }
@@ -243,24 +251,51 @@ extension ProjectionRun {
             state, key: failure.key, first: remaining.first?.position ?? failure.firstPosition,
             last: remaining.last?.position ?? failure.lastPosition, error: failedError
         )
+        return nil
     }
 
-    /// Reads one held event back from the journal and applies it.
-    func applyHeld(_ state: JobState, key: String, position: Int, length: Int) throws(SQLiteError) {
-        guard let bytes = try? journal.read(from: position, to: position + length) else {
-            throw SQLiteError(code: 1, message: "held event at position \(position) is no longer in the journal")
-        }
+    /// A held event read back from the journal: its line (without the newline) and its fields.
+    struct HeldEvent {
+        var position: Int
+        var line: [UInt8]
+        var fields: EventFields
+    }
+
+    /// Reads a key's held events back from the journal, or says which one is gone or changed.
+    func readHeld(
+        _ state: JobState, key: String, _ held: [(position: Int, length: Int)]
+    ) -> Result<[HeldEvent], RunError> {
         let scanner = EventScanner(maxDepth: options.maxDepth)
-        let result: Result<Void, SQLiteError> = bytes.withUnsafeBytes { raw in
-            var count = raw.count
-            if count > 0, raw[count - 1] == 0x0A { count -= 1 }
-            if count > 0, raw[count - 1] == 0x0D { count -= 1 }
-            let line = UnsafeRawBufferPointer(rebasing: raw[..<count])
-            guard case .success(let fields) = scanner.scan(line), let base = line.baseAddress else {
-                return .failure(SQLiteError(code: 1, message: "held event at position \(position) no longer decodes"))
+        var events: [HeldEvent] = []
+        for (position, length) in held {
+            let lost = { (reason: String) in
+                RunError.heldEventLost(job: state.definition.name, key: key, position: position, reason: reason)
             }
+            let bytes: [UInt8]?
+            do throws(JournalError) {
+                bytes = try journal.read(from: position, to: position + length)
+            } catch {
+                return .failure(.journal(error))
+            }
+            guard var line = bytes else { return .failure(lost("it is no longer in the journal")) }
+            if line.last == 0x0A { line.removeLast() }
+            if line.last == 0x0D { line.removeLast() }
+            let scanned = line.withUnsafeBytes { scanner.scan($0) }
+            guard case .success(let fields) = scanned else {
+                return .failure(lost("the bytes there no longer read as an event"))
+            }
+            events.append(HeldEvent(position: position, line: line, fields: fields))
+        }
+        return .success(events)
+    }
+
+    /// Applies one held event read back from the journal.
+    func applyHeld(_ state: JobState, key: String, _ event: HeldEvent) throws(SQLiteError) {
+        let result: Result<Void, SQLiteError> = event.line.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return .success(()) }
             do throws(SQLiteError) {
-                try EventBinder.apply(state.compiled.body, fields: fields, line: base, position: position, key: key)
+                try EventBinder.apply(
+                    state.compiled.body, fields: event.fields, line: base, position: event.position, key: key)
                 return .success(())
             } catch {
                 return .failure(error)

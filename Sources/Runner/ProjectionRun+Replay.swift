@@ -54,7 +54,7 @@ extension ProjectionRun {
         try sqlite { () throws(SQLiteError) in
             try store.finishRun(
                 id: runID, now: clock.now(), to: position, events: 0, rejects: 0, failures: failed ? 1 : 0,
-                outcome: failed ? "failures" : "ok", exitCode: failed ? 65 : 0)
+                outcome: failed ? "failures" : "ok", exitCode: options.exitCode?(failed ? .failures : .caughtUp))
         }
     }
 
@@ -72,7 +72,9 @@ extension ProjectionRun {
             }
             try queueReplayNotification(state, keys: keys, from: from ?? 0, events: 0)
         } onFailure: { error in
-            if let failed { return .keyFailed(job: state.definition.name, key: failed.key, message: "\(failed.error)") }
+            if let failed {
+                return .keyFailed(job: state.definition.name, key: failed.key, position: nil, cause: failed.error)
+            }
             return RunError.from(error)
         }
         return keys.count
@@ -88,16 +90,11 @@ extension ProjectionRun {
         var builder = BatchBuilder(jobs: [state.definition], maxDepth: options.maxDepth)
         let batch = Batch(capacity: 1 << 20)
         var applied = 0
-        var failed: (key: String, position: Int, error: SQLiteError)?
-        var readError: JournalError?
-        try transaction { () throws(SQLiteError) in
+        try transactionReadingJournal { () throws(RunError) in
             var more = true
             while more {
-                do throws(JournalError) {
-                    more = try builder.fill(batch, from: cursor, maxEvents: 5000, maxBytes: options.batchBytes)
-                } catch {
-                    readError = error
-                    throw SQLiteError(code: 1, message: "\(error)")
+                more = try journalCall { () throws(JournalError) in
+                    try builder.fill(batch, from: cursor, maxEvents: 5000, maxBytes: options.batchBytes)
                 }
                 for keyed in batch.keyed where keys.contains(keyed.key) {
                     let event = batch.events[Int(keyed.event)]
@@ -106,21 +103,17 @@ extension ProjectionRun {
                             state.compiled.body, fields: event.fields, line: batch.line(event),
                             position: event.position, key: keyed.key)
                     } catch  where Self.isKeyLocal(error) {
-                        failed = (keyed.key, event.position, error)
-                        throw error
+                        throw .keyFailed(
+                            job: state.definition.name, key: keyed.key, position: event.position, cause: error)
+                    } catch {
+                        throw RunError.from(error)
                     }
                     applied += 1
                 }
             }
-            try queueReplayNotification(state, keys: keys.sorted(), from: start, events: applied)
-        } onFailure: { error in
-            if let readError { return .journal(readError) }
-            if let failed {
-                return .keyFailed(
-                    job: state.definition.name, key: failed.key,
-                    message: "the event at position \(failed.position): \(failed.error)")
+            try sqlite { () throws(SQLiteError) in
+                try queueReplayNotification(state, keys: keys.sorted(), from: start, events: applied)
             }
-            return RunError.from(error)
         }
         return applied
     }
@@ -130,6 +123,19 @@ extension ProjectionRun {
         guard !state.endpoints.isEmpty, !keys.isEmpty else { return }
         try store.accumulate(
             job: state.definition.name, from: from, to: state.position, events: events, keys: keys, failures: 0)
+    }
+
+    /// A transaction whose body also reads the journal, so it fails with a journal error as well as
+    /// a SQLite one; any failure rolls it back.
+    func transactionReadingJournal(_ body: () throws(RunError) -> Void) throws(RunError) {
+        try sqlite { () throws(SQLiteError) in try db.execute("BEGIN IMMEDIATE") }
+        do throws(RunError) {
+            try body()
+            try sqlite { () throws(SQLiteError) in try db.execute("COMMIT") }
+        } catch {
+            if db.isInTransaction { try? db.execute("ROLLBACK") }
+            throw error
+        }
     }
 
     /// A transaction whose failure is described by `onFailure` (which knows what the body was doing).

@@ -97,8 +97,8 @@ public final class ProjectionRun {
             try sqlite { () throws(SQLiteError) in
                 try store.finishRun(
                     id: runID, now: clock.now(), to: report.toPosition, events: report.events, rejects: report.rejects,
-                    failures: report.failures, outcome: report.exitCode == 0 ? "ok" : "failures",
-                    exitCode: report.exitCode
+                    failures: report.failures, outcome: report.outcome.isClean ? "ok" : "failures",
+                    exitCode: options.exitCode?(report.outcome)
                 )
             }
         }
@@ -128,12 +128,7 @@ public final class ProjectionRun {
         try options.checkEndpointJobs(catalog)
         guard let names = options.selectedJobs else { return catalog }
         let (selected, unknown) = catalog.selecting(names)
-        if !unknown.isEmpty {
-            throw .configuration(
-                "unknown job(s) \(unknown.joined(separator: ", ")); jobs are: "
-                    + catalog.jobs.map(\.name).joined(separator: ", ")
-            )
-        }
+        if !unknown.isEmpty { throw .unknownJobs(unknown, known: catalog.jobs.map(\.name)) }
         guard withUpstreams else { return selected }
         let closed = catalog.closingOverUpstreams(names)
         let added = closed.filter { !names.contains($0) }
@@ -194,7 +189,8 @@ public final class ProjectionRun {
         var checkpoints: [String: Checkpoint] = [:]
         var errors: [JobFileError] = []
         let transactionOnly = options.dryRun || validateOnly
-        do {
+        // Job file errors leave the transaction (rolled back) and are reported together.
+        func prepare() throws(SQLiteError) {
             try db.execute("BEGIN IMMEDIATE")
             defer { if db.isInTransaction { try? db.execute("ROLLBACK") } }
             try store.createSchema()
@@ -220,7 +216,7 @@ public final class ProjectionRun {
                     errors += error.errors
                 }
             }
-            if !errors.isEmpty { throw RunError.jobs(JobFileErrors(errors)) }
+            if !errors.isEmpty { return }
             checkpoints = try store.checkpoints()
             failures = try store.openFailures(jobs: catalog.jobs.map(\.name))
             for definition in catalog.jobs {
@@ -235,15 +231,11 @@ public final class ProjectionRun {
                     errors += error.errors
                 }
             }
-            if !errors.isEmpty { throw RunError.jobs(JobFileErrors(errors)) }
+            if !errors.isEmpty { return }
             if !transactionOnly { try db.execute("COMMIT") }
-        } catch let error as SQLiteError {
-            throw RunError.from(error)
-        } catch let error as RunError {
-            throw error
-        } catch {
-            throw .configuration("\(error)")
         }
+        try sqlite { () throws(SQLiteError) in try prepare() }
+        if !errors.isEmpty { throw .jobs(JobFileErrors(errors)) }
         self.checkpoints = checkpoints
     }
 
@@ -263,10 +255,7 @@ public final class ProjectionRun {
                     )
                 }
             } else if journal.start > 0, definition.mode == .apply || definition.keys == nil {
-                throw RunError.configuration(
-                    "job \(definition.name) is new and must replay the journal from the start, "
-                        + "but segments before position \(journal.start) were pruned"
-                )
+                throw RunError.historyPruned(job: definition.name, start: journal.start)
             }
         }
     }

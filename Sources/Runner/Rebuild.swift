@@ -39,11 +39,7 @@ public struct Rebuild {
         for job in jobs {
             let started = Monotonic.now()
             let build = try buildScratch(job: job)
-            if build.stoppedEarly {
-                throw .configuration(
-                    "rebuild of \(job) interrupted at position \(build.toPosition); run it again to resume "
-                        + "(the live read model is untouched)")
-            }
+            if build.stoppedEarly { throw .interrupted(job: job, position: build.toPosition) }
             var report = try swap(job: job, build: build)
             report.seconds = Monotonic.now() - started
             reports.append(report)
@@ -59,7 +55,7 @@ public struct Rebuild {
     func buildScratch(job: String) throws(RunError) -> RunReport {
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
         guard let definition = catalog[job] else {
-            throw .configuration("unknown job \(job); jobs are: " + catalog.jobs.map(\.name).joined(separator: ", "))
+            throw .unknownJobs([job], known: catalog.jobs.map(\.name))
         }
         let scratch = scratchPath(job)
         if ProjectionRun.exists(scratch) {
@@ -108,7 +104,8 @@ public struct Rebuild {
         var report = Report(
             job: job, events: build.jobs.first?.events ?? 0, keys: build.jobs.first?.executions ?? 0, position: 0,
             tables: [], seconds: 0)
-        do {
+        let definition = try JobLoader.load(directory: options.jobsDirectory)[job]
+        do throws(SQLiteError) {
             let db = try Database(path: options.databasePath)
             let store = RunnerStore(db: db)
             try store.createSchema()
@@ -123,7 +120,7 @@ public struct Rebuild {
             let tables = objects.filter { $0[0].string == "table" }.compactMap { $0[1].string }
             report.tables = tables
             try db.execute("BEGIN IMMEDIATE")
-            do {
+            do throws(SQLiteError) {
                 for table in tables {
                     try db.execute("DROP TABLE IF EXISTS main.\(Self.quote(table))")
                 }
@@ -148,8 +145,7 @@ public struct Rebuild {
                     try db.rows("SELECT position FROM main.projector_checkpoints WHERE job = ?", [.text(job)]).first?
                     .first?.int ?? 0
                 let now = clock.now()
-                let catalog = try JobLoader.load(directory: options.jobsDirectory)
-                if let definition = catalog[job] {
+                if let definition {
                     let disabled = try store.disabledEndpoints()
                     let body = Notification(
                         job: job, runID: 0, fromPosition: 0, toPosition: report.position,
@@ -174,12 +170,8 @@ public struct Rebuild {
                 _ = try WebhookDispatcher(store: store, endpoints: options.endpoints, clock: clock, logger: logger)
                     .deliverDue(budget: options.webhookBudget)
             }
-        } catch let error as SQLiteError {
-            throw RunError.from(error)
-        } catch let error as RunError {
-            throw error
         } catch {
-            throw .configuration("\(error)")
+            throw RunError.from(error)
         }
         Self.remove(scratch)
         return report

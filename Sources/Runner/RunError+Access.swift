@@ -9,9 +9,9 @@ extension RunError {
     /// database, or a file or directory projector cannot write, naming the path and what to do.
     public static func opening(_ error: SQLiteError, what: String, path: String) -> RunError {
         switch error.code {
-        case 26:  // SQLITE_NOTADB
+        case .notadb:
             return .notADatabase(what: what, path: path)
-        case 3, 8, 10, 14:  // SQLITE_PERM, SQLITE_READONLY, SQLITE_IOERR, SQLITE_CANTOPEN
+        case .perm, .readonly, .ioerr, .cantopen:
             if let reason = writeProblem(databasePath: path) {
                 return .notWritable(what: what, path: path, reason: reason)
             }

@@ -2,35 +2,54 @@ public import Journal
 public import ProjectorCore
 public import SQLiteStore
 
-/// Why a command could not do its work. The CLI maps each case to an exit code (SPEC §6).
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Why a command could not do its work: what happened, with its cause. The executable maps each
+/// case to an exit code (SPEC §6), in one place.
 public enum RunError: Error, CustomStringConvertible {
-    /// Another process holds the lock (75): `holder` names it ("PID 4242 (since …)") when it left
-    /// its record; `waited` is how long this command waited before giving up (nil: it did not wait).
+    /// Another process holds the lock: `holder` names it ("PID 4242 (since …)") when it left its
+    /// record; `waited` is how long this command waited before giving up (nil: it did not wait).
     case lockHeld(path: String, holder: String?, waited: Double?)
-    /// The lock file could not be created or locked (1, or 66 when its directory is missing).
+    /// The lock file could not be created or locked.
     case lockFailed(path: String, message: String)
-    /// The database stayed locked past the busy timeout (75).
+    /// The database stayed locked past the busy timeout.
     case databaseBusy(SQLiteError)
-    /// A path that must exist does not (66).
+    /// A path that must exist does not.
     case missingPath(what: String, path: String)
-    /// A path exists but cannot be read, e.g. for lack of permission (66).
+    /// A path exists but cannot be read, e.g. for lack of permission.
     case unreadable(what: String, path: String, reason: String)
     /// projector cannot write a file it must write (the database, its `-wal`/`-shm` files, the
-    /// lock): a permission or mount problem of the installation (78). `reason` says which and why.
+    /// lock): a permission or mount problem of the installation. `reason` says which and why.
     case notWritable(what: String, path: String, reason: String)
-    /// A file given as a database is not a SQLite database (78).
+    /// A file projector writes or deletes outside the database (the metrics file, a journal
+    /// segment) could not be; `errno` is the system's reason.
+    case fileOperation(what: String, path: String, errno: Int32)
+    /// A file given as a database is not a SQLite database.
     case notADatabase(what: String, path: String)
-    /// Job files are broken (78).
+    /// Job files are broken.
     case jobs(JobFileErrors)
-    /// Bad configuration (78).
+    /// A new job must replay the journal from the start, but segments before `start` were pruned.
+    case historyPruned(job: String, start: Int)
+    /// Bad configuration: the configuration file, the environment, an endpoint or a secret.
     case configuration(String)
-    /// The command cannot do what it was asked for this job or these arguments (64).
+    /// Job names given on the command line that no job file defines.
+    case unknownJobs([String], known: [String])
+    /// The command cannot do what it was asked for this job or these arguments.
     case usage(String)
-    /// A key's SQL failed in a recovery command, which changed nothing (65).
-    case keyFailed(job: String, key: String, message: String)
+    /// A rebuild was stopped (SIGINT/SIGTERM) before it finished; the live read model is untouched.
+    case interrupted(job: String, position: Int)
+    /// A key's SQL failed in a recovery command, which changed nothing.
+    case keyFailed(job: String, key: String, position: Int?, cause: SQLiteError)
     /// The journal is unreadable or no longer matches a checkpoint.
     case journal(JournalError)
-    /// A SQLite error outside any one key (disk full, I/O error, corruption).
+    /// A parked key's held event can no longer be read back from the journal: its bytes are gone
+    /// (a segment deleted by hand) or are no longer an event (rewritten under the runner).
+    case heldEventLost(job: String, key: String, position: Int, reason: String)
+    /// The disk (or a quota) is full; the transaction was rolled back.
+    case diskFull(SQLiteError)
+    /// A SQLite error outside any one key (I/O error, corruption).
     case database(SQLiteError)
 
     public var description: String {
@@ -53,28 +72,45 @@ public enum RunError: Error, CustomStringConvertible {
             return "cannot read \(what) \(path): \(reason)"
         case .notWritable(let what, let path, let reason):
             return "cannot write \(what) \(path): \(reason)"
+        case .fileOperation(let what, let path, let code):
+            return "cannot \(what) \(path): \(String(cString: strerror(code))); check that the directory exists and "
+                + "that the user running projector may write it"
         case .notADatabase(let what, let path):
             return "\(what) \(path) is not a SQLite database; check the path (projector never overwrites it)"
         case .jobs(let errors):
             return errors.description
+        case .historyPruned(let job, let start):
+            return "job \(job) is new and must replay the journal from the start, but segments before position "
+                + "\(start) were pruned; restore them from backup, or give the job @keys so it starts at the end"
         case .configuration(let message):
             return "configuration error: \(message)"
+        case .unknownJobs(let names, let known):
+            return "unknown job(s) \(names.joined(separator: ", ")); jobs are: " + known.joined(separator: ", ")
         case .usage(let message):
             return message
-        case .keyFailed(let job, let key, let message):
-            return "\(job) key \(key) failed, nothing was changed: \(message)"
+        case .interrupted(let job, let position):
+            return "rebuild of \(job) interrupted at position \(position); run it again to resume "
+                + "(the live read model is untouched)"
+        case .keyFailed(let job, let key, let position, let cause):
+            let event = position.map { "the event at position \($0): " } ?? ""
+            return "\(job) key \(key) failed, nothing was changed: \(event)\(cause)"
         case .journal(let error):
             return error.description
+        case .heldEventLost(let job, let key, let position, let reason):
+            return "job \(job) key \(key) is parked with a held event at position \(position), but \(reason). "
+                + "Restore the journal from backup, or discard the failure (projector failures discard --job \(job) "
+                + "--key \(key)) and replay the key"
+        case .diskFull(let error):
+            return "the disk is full: \(error.message). Nothing was lost: free space and run again"
         case .database(let error):
-            if error.isDiskFull {
-                return "the disk is full: \(error.message). Nothing was lost: free space and run again"
-            }
             return "database error: \(error)"
         }
     }
 
-    /// Wraps a SQLite error, telling a busy database apart from other failures.
+    /// Wraps a SQLite error, telling a busy database and a full disk apart from other failures.
     public static func from(_ error: SQLiteError) -> RunError {
-        error.isBusy ? .databaseBusy(error) : .database(error)
+        if error.isBusy { return .databaseBusy(error) }
+        if error.isDiskFull { return .diskFull(error) }
+        return .database(error)
     }
 }

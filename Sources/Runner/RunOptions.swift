@@ -48,6 +48,9 @@ public struct RunOptions: Sendable {
     /// Asked before each batch: true stops the run there (SIGTERM/SIGINT), after the batch in
     /// flight has committed.
     public var shouldStop: (@Sendable () -> Bool)?
+    /// The exit code a finished run's outcome maps to, recorded with the run for `status` and the
+    /// metrics (the executable decides it; nil records none).
+    public var exitCode: (@Sendable (RunReport.Outcome) -> Int32)?
     /// Told after each batch how far the run is (for a progress bar).
     public var progress: (@Sendable (RunProgress) -> Void)?
 

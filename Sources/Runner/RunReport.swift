@@ -27,8 +27,27 @@ public struct RunReport: Codable, Sendable {
     /// The process's peak resident memory, in bytes, when the run ended.
     public var peakMemoryBytes: Int = 0
 
-    /// 0 caught up and nothing failed; 65 rejects or failures (SPEC §6).
-    public var exitCode: Int32 { rejects > 0 || failures > 0 ? 65 : 0 }
+    /// What the run came to, for the exit code (the executable maps it, SPEC §6).
+    public var outcome: Outcome {
+        if failures > 0 { return .failures }
+        if rejects > 0 { return .rejects }
+        return stoppedEarly ? .stoppedEarly : .caughtUp
+    }
+
+    /// What a finished run came to.
+    public enum Outcome: String, Codable, Sendable {
+        /// Nothing rejected or failed, and the run reached the journal's end.
+        case caughtUp
+        /// Nothing rejected or failed; `--max-events` or `--max-seconds` stopped it with work left.
+        case stoppedEarly
+        /// Lines were rejected (and no key failed).
+        case rejects
+        /// Keys failed.
+        case failures
+
+        /// Whether nothing was rejected and nothing failed.
+        public var isClean: Bool { self == .caughtUp || self == .stoppedEarly }
+    }
 
     public var caughtUp: Bool { !stoppedEarly && toPosition >= journalEnd }
 }

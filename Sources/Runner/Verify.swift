@@ -66,13 +66,14 @@ public struct Verify {
     /// Recomputes a random sample of keys one by one and compares each key's rows.
     func verifySample(job: String, count: Int, repair: Bool) throws(RunError) -> Report {
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
-        guard let definition = catalog[job] else { throw .configuration("unknown job \(job)") }
+        guard let definition = catalog[job] else { throw .unknownJobs([job], known: catalog.jobs.map(\.name)) }
         guard definition.mode == .refresh, definition.keys != nil else {
-            throw .configuration("--sample needs a refresh job with @keys; verify \(job) whole instead")
+            throw .usage("--sample needs a refresh job with @keys; verify \(job) whole instead")
         }
         var report = Report(job: job, checkedKeys: 0, driftedKeys: [], tables: [], repaired: false)
-        do {
-            let scratch = try Database(path: ":memory:")
+        let scratch: Database
+        do throws(SQLiteError) {
+            scratch = try Database(path: ":memory:")
             for attachment in options.attachments {
                 try scratch.run(
                     "ATTACH DATABASE ? AS \"\(attachment.name)\"",
@@ -81,8 +82,17 @@ public struct Verify {
             try scratch.run(
                 "ATTACH DATABASE ? AS projector_live",
                 [.text("file:" + ProjectionRun.uriEscape(options.databasePath) + "?mode=ro")])
+        } catch {
+            throw RunError.from(error)
+        }
+        let compiled: CompiledJob
+        do throws(JobFileErrors) {
             try CompiledJob.setup(definition, db: scratch)
-            let compiled = try CompiledJob(definition, db: scratch)
+            compiled = try CompiledJob(definition, db: scratch)
+        } catch {
+            throw .jobs(error)
+        }
+        do throws(SQLiteError) {
             let tables = try Self.tables(scratch, schema: "main")
             var keys = try compiled.allKeys()
             keys.shuffle()
@@ -111,12 +121,8 @@ public struct Verify {
                 if keyDrifted { report.driftedKeys.append(key) }
             }
             report.tables = drift.values.sorted { $0.table < $1.table }
-        } catch let error as SQLiteError {
-            throw RunError.from(error)
-        } catch let error as JobFileErrors {
-            throw .jobs(error)
         } catch {
-            throw .configuration("\(error)")
+            throw RunError.from(error)
         }
         if repair && !report.driftedKeys.isEmpty {
             var repairOptions = options

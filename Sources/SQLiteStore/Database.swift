@@ -40,7 +40,7 @@ public final class Database {
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
-            throw SQLiteError(code: rc, message: "cannot open \(path): \(message)")
+            throw SQLiteError(code: ResultCode(rawValue: rc), message: "cannot open \(path): \(message)")
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -73,7 +73,7 @@ public final class Database {
         if rc != SQLITE_OK {
             let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
             sqlite3_free(errorMessage)
-            throw SQLiteError(code: rc & 0xFF, extendedCode: rc, message: message, sql: sql)
+            throw SQLiteError(code: ResultCode(rawValue: rc), message: message, sql: sql)
         }
     }
 
@@ -86,7 +86,7 @@ public final class Database {
             throw error.error
         }
         guard !statements.isEmpty else {
-            throw SQLiteError(code: SQLITE_MISUSE, message: "no statement to prepare", sql: sql)
+            throw SQLiteError(code: .misuse, message: "no statement to prepare", sql: sql)
         }
         return statements.removeFirst().statement
     }
@@ -133,7 +133,7 @@ public final class Database {
                         as: UTF8.self)
                     failure = PrepareError(
                         error: SQLiteError(
-                            code: rc & 0xFF, extendedCode: rc, message: String(cString: sqlite3_errmsg(handle)),
+                            code: ResultCode(rawValue: rc), message: String(cString: sqlite3_errmsg(handle)),
                             sql: text),
                         offset: start
                     )
@@ -237,7 +237,7 @@ public final class Database {
     func error(sql: String?) -> SQLiteError {
         let extended = sqlite3_extended_errcode(handle)
         return SQLiteError(
-            code: extended & 0xFF, extendedCode: extended, message: String(cString: sqlite3_errmsg(handle)), sql: sql
+            code: ResultCode(rawValue: extended), message: String(cString: sqlite3_errmsg(handle)), sql: sql
         )
     }
 }

@@ -152,7 +152,7 @@ public final class RunnerStore {
 
     public func finishRun(
         id: Int, now: Double, to position: Int, events: Int, rejects: Int, failures: Int, outcome: String,
-        exitCode: Int32
+        exitCode: Int32?
     ) throws(SQLiteError) {
         try db.run(
             """
@@ -161,7 +161,7 @@ public final class RunnerStore {
             """,
             [
                 .real(now), SQLValue(position), SQLValue(events), SQLValue(rejects), SQLValue(failures),
-                .text(outcome), SQLValue(Int(exitCode)), SQLValue(id),
+                .text(outcome), exitCode.map { SQLValue(Int($0)) } ?? .null, SQLValue(id),
             ]
         )
     }

@@ -1,25 +1,27 @@
 /// An error reported by SQLite, in the shape of GRDB's `DatabaseError`: the result code, SQLite's
 /// message and the statement's SQL (never its bound arguments).
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
-    public var code: Int32
-    public var extendedCode: Int32
+    /// The primary result code (`.constraint` for any constraint violation).
+    public var code: ResultCode { extendedCode.primary }
+    /// The extended result code as SQLite reported it (`.constraintUnique`, `.ioerrWrite`, …).
+    public var extendedCode: ResultCode
     public var message: String
     public var sql: String?
 
-    public init(code: Int32, extendedCode: Int32? = nil, message: String, sql: String? = nil) {
-        self.code = code
-        self.extendedCode = extendedCode ?? code
+    /// `code` may be a primary or an extended result code.
+    public init(code: ResultCode, message: String, sql: String? = nil) {
+        self.extendedCode = code
         self.message = message
         self.sql = sql
     }
 
     /// SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock past the busy timeout.
-    public var isBusy: Bool { code == 5 || code == 6 }
+    public var isBusy: Bool { code == .busy || code == .locked }
     /// SQLITE_FULL: the disk (or a quota) is full.
-    public var isDiskFull: Bool { code == 13 }
+    public var isDiskFull: Bool { code == .full }
 
     public var description: String {
-        var text = "SQLite error \(code): \(message)"
+        var text = "SQLite error \(code.rawValue): \(message)"
         if let sql {
             let oneLine = sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters() }.joined(separator: " ")
             text += " — in: " + (oneLine.count > 200 ? String(oneLine.prefix(200)) + "…" : oneLine)

@@ -145,7 +145,7 @@ struct DemoCommand: ParsableCommand {
                 + (allEqual ? "read models and webhook signatures verified" : "VERIFICATION FAILED")
                 + ". Files are in \(dir)/; try: projector status --database \(dir)/readmodels.db --journal \(journalPath) --attach app=\(writeModel)"
         )
-        if !allEqual { throw ExitCode(1) }
+        if !allEqual { throw ExitCode(ExitStatus.unexpected) }
     }
 
     func runOnce(_ options: RunOptions, _ logger: Logger) throws -> RunReport {

@@ -15,18 +15,27 @@ enum ExitStatus {
 
     static func code(for error: RunError) -> Int32 {
         switch error {
-        case .lockHeld, .databaseBusy: return tempFail
+        case .lockHeld, .databaseBusy, .interrupted: return tempFail
         case .missingPath, .unreadable: return noInput
-        case .jobs, .configuration, .notWritable, .notADatabase: return config
-        case .usage: return usage
-        case .keyFailed: return dataError
+        case .jobs, .historyPruned, .configuration, .notWritable, .fileOperation, .notADatabase: return config
+        case .usage, .unknownJobs: return usage
+        case .keyFailed, .heldEventLost: return dataError
         case .journal(let journalError):
             switch journalError {
             case .notFound: return noInput
             case .checkpointMismatch, .inconsistentSegments: return dataError
-            default: return unexpected
+            case .unreadable, .writeFailed: return unexpected
             }
-        case .lockFailed, .database: return unexpected
+        case .lockFailed, .diskFull, .database: return unexpected
+        }
+    }
+
+    /// A run that finished: 0 caught up (or stopped by a bound), 65 when lines were rejected or keys
+    /// failed.
+    static func code(for outcome: RunReport.Outcome) -> Int32 {
+        switch outcome {
+        case .caughtUp, .stoppedEarly: return ok
+        case .rejects, .failures: return dataError
         }
     }
 

@@ -9,10 +9,11 @@ struct Projector: ParsableCommand {
             Reads the domain events an API appended to a journal, runs the SQL projection jobs of jobs/ in \
             SQLite transactions with their checkpoints, and reports what it did.
 
-            Exit codes: 0 caught up and nothing failed; 64 bad command line; 65 events rejected, keys \
-            failed, or the journal no longer matches a checkpoint; 66 a journal or database path does not \
-            exist; 75 another run holds the lock or the database is busy (retry later); 78 configuration or \
-            job-definition error; 1 anything unexpected.
+            Exit codes: 0 caught up and nothing failed; 64 bad command line (an unknown job name \
+            included); 65 events rejected, keys failed, or the journal no longer matches a checkpoint or \
+            holds a parked key's events; 66 a journal or database path does not exist; 75 another run \
+            holds the lock, the database is busy, or a rebuild was interrupted (run it again); 78 \
+            configuration or job-definition error; 1 anything unexpected.
             """,
         subcommands: [
             RunCommand.self, StatusCommand.self, RebuildCommand.self, ReplayCommand.self, FailuresCommand.self,

@@ -106,8 +106,8 @@ struct RunCommand: ParsableCommand {
                 print(Summary.text(report))
             }
             writeMetrics(report, options, logger)
-            ping(report.exitCode == 0 ? "" : "/fail", Summary.text(report))
-            if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+            ping(report.outcome.isClean ? "" : "/fail", Summary.text(report))
+            if !report.outcome.isClean { throw ExitCode(ExitStatus.code(for: report.outcome)) }
         } catch let error as RunError {
             ping("/fail", error.description)
             throw ExitStatus.fail(error)
@@ -197,7 +197,8 @@ struct RunCommand: ParsableCommand {
         guard let metricsFile, !report.dryRun else { return }
         do {
             try Metrics.record(
-                report, exitCode: report.exitCode, databasePath: options.databasePath, now: Date().timeIntervalSince1970
+                report, exitCode: ExitStatus.code(for: report.outcome), databasePath: options.databasePath,
+                now: Date().timeIntervalSince1970
             )
             let status = try StatusReport.load(options: options)
             try Metrics.write(try Metrics.render(databasePath: options.databasePath, status: status), to: metricsFile)

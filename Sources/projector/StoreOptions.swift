@@ -72,7 +72,9 @@ struct StoreOptions: ParsableArguments {
     /// read only for the endpoints `signing` names.
     func runOptions(signing: Signing = .none) throws -> RunOptions {
         do {
-            return try resolve(signing: signing)
+            var options = try resolve(signing: signing)
+            options.exitCode = { ExitStatus.code(for: $0) }
+            return options
         } catch let error as RunError {
             throw ExitStatus.fail(error)
         }

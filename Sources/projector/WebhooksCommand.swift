@@ -164,10 +164,10 @@ struct WebhooksCommand: ParsableCommand {
             if let status = result.status {
                 print("HTTP \(status) in \(Output.seconds(result.seconds))")
                 if !result.body.isEmpty { print(String(decoding: result.body.prefix(2000), as: UTF8.self)) }
-                if !(200..<300).contains(status) { throw ExitCode(1) }
+                if !(200..<300).contains(status) { throw ExitCode(ExitStatus.unexpected) }
             } else {
                 print("failed: \(result.failure?.description ?? "no response")")
-                throw ExitCode(1)
+                throw ExitCode(ExitStatus.unexpected)
             }
         }
     }

@@ -45,7 +45,7 @@ import Testing
         try f.execute("CREATE TABLE src(key TEXT PRIMARY KEY, v INTEGER NOT NULL)")
         try f.execute("INSERT INTO src VALUES('a', 1), ('b', 1)")
         try f.append(f.ping("a"), f.ping("b"))
-        #expect(try f.run().exitCode == 0)
+        #expect(try f.run().outcome.isClean)
         #expect(try f.rows("SELECT key, v FROM doubled ORDER BY key") == [["a", "2"], ["b", "2"]])
         return f
     }
@@ -64,7 +64,7 @@ import Testing
 
         let report = try f.run { $0.selectedJobs = ["doubled"] }
 
-        #expect(report.exitCode == 0)
+        #expect(report.outcome.isClean)
         #expect(Set(report.jobs.map(\.name)) == ["totals", "doubled"])
         #expect(try f.rows("SELECT v FROM doubled WHERE key = 'a'") == [["14"]])
         #expect(try f.scalar("SELECT count(DISTINCT position) FROM projector_checkpoints WHERE job <> 'ledger'") == 1)
@@ -79,7 +79,7 @@ import Testing
         try f.execute("UPDATE src SET v = 5")
         try f.append(f.ping("a"), f.ping("b"))
         let failed = try f.run()
-        #expect(failed.exitCode == 65)
+        #expect(failed.outcome.isClean == false)
         #expect(failed.failures == 1)
         // …the dependent keys of the same events are held back, not computed from the stale row.
         #expect(try f.rows("SELECT v FROM totals ORDER BY key") == [["5"], ["1"]])
@@ -97,7 +97,7 @@ import Testing
         // A later event for the key while the upstream still fails keeps it waiting.
         f.clock.time += 100_000
         try f.append(f.ping("b"))
-        #expect(try f.run().exitCode == 65)
+        #expect(try f.run().outcome.isClean == false)
         #expect(try f.rows("SELECT v FROM doubled WHERE key = 'b'") == [["2"]])
         #expect(try f.scalar("SELECT count(*) FROM ledger WHERE key = 'b'") == 1)
 
@@ -105,7 +105,7 @@ import Testing
         try f.execute("DROP TRIGGER totals_b")
         _ = try FailureAdmin(databasePath: f.options.databasePath).retry(job: nil, key: nil, now: f.clock.now())
         let recovered = try f.run()
-        #expect(recovered.exitCode == 0)
+        #expect(recovered.outcome.isClean)
         #expect(try f.rows("SELECT key, v FROM doubled ORDER BY key") == [["a", "10"], ["b", "10"]])
         #expect(try f.rows("SELECT seen FROM ledger WHERE key = 'b' ORDER BY position") == [["1"], ["5"], ["5"]])
         #expect(try f.scalar("SELECT count(*) FROM ledger WHERE key = 'b' AND position >= \(bEvent)") == 2)
@@ -121,11 +121,11 @@ import Testing
             "CREATE TRIGGER totals_b BEFORE INSERT ON totals WHEN NEW.key = 'b' BEGIN SELECT raise(ABORT, 'no b'); END")
         try f.execute("UPDATE src SET v = 3 WHERE key = 'b'")
         try f.append(f.ping("b"))
-        #expect(try f.run().exitCode == 65)
+        #expect(try f.run().outcome.isClean == false)
         try f.execute("DROP TRIGGER totals_b")
         // The upstream key succeeds on a new event (before its backoff is over).
         try f.append(f.ping("b"))
-        #expect(try f.run().exitCode == 0)
+        #expect(try f.run().outcome.isClean)
         #expect(try f.rows("SELECT v FROM doubled WHERE key = 'b'") == [["6"]])
         #expect(try f.scalar("SELECT count(*) FROM projector_failures") == 0)
     }
@@ -159,7 +159,7 @@ import Testing
             """)
         let text = try String(contentsOfFile: f.dir.file("jobs/doubled.sql"), encoding: .utf8)
         try f.dir.write("jobs/doubled.sql", "-- after: counts\n" + text)
-        #expect(try f.run().exitCode == 0)
+        #expect(try f.run().outcome.isClean)
         // then the dependent job's keys are refreshed from the upstream's rows, not left behind.
         #expect(try f.rows("SELECT key, v FROM doubled") == [["a", "6"]])
     }

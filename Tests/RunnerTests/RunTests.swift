@@ -14,7 +14,7 @@ import Webhooks
         for _ in 0..<10 { try f.append(f.ping("42")) }
         for _ in 0..<3 { try f.append(f.ping("7")) }
         let report = try f.run()
-        #expect(report.exitCode == 0)
+        #expect(report.outcome.isClean)
         #expect(try f.rows("SELECT key, n FROM refreshes ORDER BY key") == [["42", "1"], ["7", "1"]])
         #expect(report.jobs.first { $0.name == "counter" }?.executions == 2)
         #expect(report.caughtUp)
@@ -42,7 +42,7 @@ import Webhooks
         try f.execute("INSERT INTO poison VALUES('13')")
         try f.append(f.ping("12"), f.ping("13"), f.ping("14"))
         let report = try f.run()
-        #expect(report.exitCode == 65)
+        #expect(report.outcome.isClean == false)
         #expect(report.failures == 1)
         #expect(try f.rows("SELECT key FROM refreshes ORDER BY key") == [["12"], ["14"]])
         let failure = try f.rows("SELECT job, key, state, attempts FROM projector_failures")
@@ -98,7 +98,7 @@ import Webhooks
         f.clock.time += 11
         let report = try f.run()
         #expect(report.recovered == 1)
-        #expect(report.exitCode == 0)
+        #expect(report.outcome.isClean)
         #expect(try f.rows("SELECT key, n FROM refreshes") == [["5", "1"]])
     }
 
@@ -215,7 +215,7 @@ extension RefreshTests {
             f.ping("B", id: "b2")
         )
         let first = try f.run()
-        #expect(first.exitCode == 65)
+        #expect(first.outcome.isClean == false)
         #expect(try f.rows("SELECT id FROM applied ORDER BY seq") == [["a1"], ["b1"], ["b2"]])
         #expect(try f.rows("SELECT key, state FROM projector_failures WHERE job = 'log'") == [["A", "parked"]])
         #expect(try f.scalar("SELECT count(*) FROM projector_held_events") == 2)
@@ -271,7 +271,7 @@ extension RefreshTests {
                 + #""}"#)
         try f.append(f.ping("ok2", id: "2"))
         let report = try f.run { $0.maxLineBytes = 1000 }
-        #expect(report.exitCode == 65)
+        #expect(report.outcome.isClean == false)
         #expect(report.rejects == 6)
         #expect(
             try f.rows("SELECT code FROM projector_rejects ORDER BY position").map { $0[0] }
@@ -287,7 +287,7 @@ extension RefreshTests {
         let f = try Fixture()
         try f.append(Events.line(type: "PONG", aggregateId: "1", id: "p", data: #"{"n":1}"#))
         let report = try f.run()
-        #expect(report.exitCode == 65)
+        #expect(report.outcome.isClean == false)
         #expect(try f.rows("SELECT job, code FROM projector_rejects") == [["counter", "key_missing"]])
         #expect(try f.rows("SELECT id FROM applied") == [["p"]])
     }
@@ -297,7 +297,7 @@ extension RefreshTests {
         try f.append(f.ping("a", id: "1"))
         try f.dir.append("journal.jsonl", Array(#"{"id":"2","type":"PING","aggreg"#.utf8))
         let first = try f.run()
-        #expect(first.exitCode == 0)
+        #expect(first.outcome.isClean)
         #expect(try f.scalar("SELECT count(*) FROM applied") == 1)
         try f.dir.append("journal.jsonl", Array(#"ateType":"t","aggregateId":"a"}"#.utf8) + [0x0A])
         try f.run()
@@ -488,7 +488,7 @@ extension RefreshTests {
         #expect(log.position == nil)
         #expect(log.lagEvents == 5)
         #expect(status.rejects == 1)
-        #expect(status.lastRun?.exitCode == 65)
+        #expect(status.lastRun?.outcome == "failures")
 
         // A comment does not change what the job does; its SQL does.
         try f.dir.write("jobs/counter.sql", "-- Counts refreshes.\n" + Fixture.refreshJob + "\n-- edited\n")
