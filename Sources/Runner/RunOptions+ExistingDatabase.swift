@@ -3,11 +3,30 @@ extension RunOptions {
     /// the database must exist. They never create an empty one, and a wrong path is 66 for all
     /// of them, whether the file or its directory is missing.
     public func requireExistingDatabase() throws(RunError) {
-        guard !ProjectionRun.exists(databasePath) else { return }
+        if ProjectionRun.exists(databasePath) {
+            guard Self.looksLikeSQLite(databasePath) else { throw .notADatabase(what: "the database", path: databasePath) }
+            return
+        }
         let directory = ProjectionRun.directory(of: databasePath)
         guard ProjectionRun.exists(directory) else {
             throw .missingPath(what: "the database's directory", path: directory)
         }
         throw .missingPath(what: "the database (no run has created it here)", path: databasePath)
     }
+
+    /// Whether a file starts as every SQLite database does ("SQLite format 3" and a NUL), or is
+    /// empty (SQLite makes an empty file a database). Unreadable files pass: opening them says why.
+    static func looksLikeSQLite(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 16)
+        let count = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 16) }
+        guard count > 0 else { return true }
+        return count == 16 && header == Array("SQLite format 3".utf8) + [0]
+    }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#endif

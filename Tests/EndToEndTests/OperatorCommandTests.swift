@@ -248,4 +248,24 @@ extension OperatorCommandTests {
         #expect(rebuild.status == 0, "\(rebuild.stderr)")
         #expect(!rebuild.stderr.contains("no endpoint is configured"), "\(rebuild.stderr)")
     }
+
+    /// Every command that reads the database names a file that is not one (78), as `run` does.
+    @Test func aFileThatIsNotADatabaseIsNamedByEveryCommandThatReadsIt() throws {
+        let w = try Workspace()
+        try w.append(3)
+        let notADatabase = try w.dir.write("notdb.db", "just some text, not SQLite\n")
+        let flags = [
+            "--database", notADatabase, "--journal", w.dir.file("journal.jsonl"), "--jobs-dir", w.dir.file("jobs"),
+        ]
+        for command in [
+            ["status"], ["failures", "list"], ["failures", "retry", "--all"], ["webhooks", "list"],
+            ["journal", "prune", "--dry-run"], ["verify", "count"], ["run"],
+        ] {
+            let outcome = try ChildProcess.run(command + flags)
+            #expect(outcome.status == 78, "\(command): \(outcome.stderr)")
+            #expect(
+                outcome.stderr.contains("\(notADatabase) is not a SQLite database"), "\(command): \(outcome.stderr)")
+        }
+        #expect(try String(contentsOfFile: notADatabase, encoding: .utf8) == "just some text, not SQLite\n")
+    }
 }
