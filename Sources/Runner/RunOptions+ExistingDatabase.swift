@@ -4,7 +4,9 @@ extension RunOptions {
     /// of them, whether the file or its directory is missing.
     public func requireExistingDatabase() throws(RunError) {
         if ProjectionRun.exists(databasePath) {
-            guard Self.looksLikeSQLite(databasePath) else { throw .notADatabase(what: "the database", path: databasePath) }
+            guard Self.looksLikeSQLite(databasePath) else {
+                throw .notADatabase(what: "the database", path: databasePath)
+            }
             return
         }
         let directory = ProjectionRun.directory(of: databasePath)
