@@ -12,8 +12,8 @@ public enum RunError: Error, CustomStringConvertible {
     /// Another process holds the lock: `holder` names it ("PID 4242 (since …)") when it left its
     /// record; `waited` is how long this command waited before giving up (nil: it did not wait).
     case lockHeld(path: String, holder: String?, waited: Double?)
-    /// The lock file could not be created or locked.
-    case lockFailed(path: String, message: String)
+    /// The lock file could not be created or locked; `errno` is the system's reason.
+    case lockFailed(path: String, errno: Int32)
     /// The database stayed locked past the busy timeout.
     case databaseBusy(SQLiteError)
     /// A path that must exist does not.
@@ -62,8 +62,8 @@ public enum RunError: Error, CustomStringConvertible {
             }
             return "the run lock \(path) is held by \(who); try again later, or pass --wait "
                 + "(with --lock-timeout SECONDS to bound the wait)"
-        case .lockFailed(let path, let message):
-            return "cannot take the lock \(path): \(message)"
+        case .lockFailed(let path, let code):
+            return "cannot take the lock \(path): \(String(cString: strerror(code)))"
         case .databaseBusy(let error):
             return "the database is busy (locked by another connection past the busy timeout): \(error.message)"
         case .missingPath(let what, let path):
@@ -103,7 +103,8 @@ public enum RunError: Error, CustomStringConvertible {
         case .diskFull(let error):
             return "the disk is full: \(error.message). Nothing was lost: free space and run again"
         case .database(let error):
-            return "database error: \(error)"
+            return "database error: \(error). Nothing past the last commit was kept; if it happens again, check the "
+                + "disk and the file (sqlite3 DATABASE 'PRAGMA integrity_check')"
         }
     }
 

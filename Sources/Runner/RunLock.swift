@@ -47,7 +47,7 @@ public final class RunLock {
                         : "\(message); the user running projector needs write access to \(directory) (where the "
                             + "database, its -wal and -shm files and the lock live) and to the lock file if it exists")
             }
-            throw .lockFailed(path: path, message: message)
+            throw .lockFailed(path: path, errno: code)
         }
         let started = Monotonic.now()
         var announced = false
@@ -56,7 +56,7 @@ public final class RunLock {
             if code == EINTR { continue }
             guard code == EWOULDBLOCK else {
                 close(descriptor)
-                throw .lockFailed(path: path, message: String(cString: strerror(code)))
+                throw .lockFailed(path: path, errno: code)
             }
             let holder = Self.holder(descriptor)
             let waited = Monotonic.now() - started

@@ -121,4 +121,18 @@ import Testing
         #expect(try db.rows("SELECT count(*) FROM projector_failures WHERE key = 'k1'")[0][0].int == 1)
         #expect(try db.rows("SELECT count(*) FROM projector_held_events WHERE key = 'k1'")[0][0].int == held.count)
     }
+
+    /// The runs table keeps the code the binary exited with (mapped by the executable), for
+    /// `status` and the metrics.
+    @Test func statusShowsTheExitCodeOfTheLastRun() throws {
+        let w = try Workspace()
+        try w.dir.append("journal.jsonl", "{oops\n")
+        #expect(try w.run().status == 65)
+        let rejected = try ChildProcess.run(["status"] + w.flags)
+        #expect(rejected.stdout.contains("failures (exit 65)"), "\(rejected.stdout)")
+        try w.append(3)
+        #expect(try w.run().status == 0)
+        let clean = try ChildProcess.run(["status"] + w.flags)
+        #expect(clean.stdout.contains("ok (exit 0)"), "\(clean.stdout)")
+    }
 }
