@@ -58,6 +58,14 @@ public struct Rebuild {
             throw .unknownJobs([job], known: catalog.jobs.map(\.name))
         }
         let scratch = scratchPath(job)
+        // A job that replays history (apply, or refresh without @keys) cannot be built once the
+        // journal's start was pruned: say so before leaving a scratch database behind.
+        if definition.mode == .apply || definition.keys == nil,
+            let start = try? Journal.opened(options.journalPath).start, start > 0
+        {
+            Self.remove(scratch)
+            throw .historyPruned(job: job, start: start)
+        }
         if ProjectionRun.exists(scratch) {
             let stale: Bool
             do {

@@ -80,8 +80,9 @@ public enum RunError: Error, CustomStringConvertible {
         case .jobs(let errors):
             return errors.description
         case .historyPruned(let job, let start):
-            return "job \(job) is new and must replay the journal from the start, but segments before position "
-                + "\(start) were pruned; restore them from backup, or give the job @keys so it starts at the end"
+            return "job \(job) must replay the journal from the start (it is new, or being rebuilt or verified "
+                + "whole), but segments before position \(start) were pruned (`journal prune`); restore them from "
+                + "a backup, or give a refresh job @keys so it starts from its keys"
         case .configuration(let message):
             return "configuration error: \(message)"
         case .unknownJobs(let names, let known):

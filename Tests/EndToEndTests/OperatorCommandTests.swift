@@ -268,4 +268,23 @@ extension OperatorCommandTests {
         }
         #expect(try String(contentsOfFile: notADatabase, encoding: .utf8) == "just some text, not SQLite\n")
     }
+
+    /// After `journal prune`, a job that replays history cannot be rebuilt: said plainly, exit 78,
+    /// and no scratch database left behind to be "resumed" later.
+    @Test func rebuildingAnApplyJobAfterPruneSaysWhyAndLeavesNothingBehind() throws {
+        let w = try Workspace()
+        let journal = w.dir.file("segments")
+        let writer = try JournalWriter(path: journal, directory: true, segmentBytes: 2_000)
+        for i in 0..<60 { _ = try writer.append(Events.line(type: "PING", aggregateId: "k\(i % 5)", id: "e\(i)")) }
+        let flags = ["--database", w.dir.file("p.db"), "--journal", journal, "--jobs-dir", w.dir.file("jobs")]
+        #expect(try ChildProcess.run(["run"] + flags).status == 0)
+        #expect(try ChildProcess.run(["journal", "prune"] + flags).status == 0)
+        for command in [["rebuild", "count"], ["verify", "count"]] {
+            let outcome = try ChildProcess.run(command + flags)
+            #expect(outcome.status == 78, "\(command): \(outcome.stderr)")
+            #expect(outcome.stderr.contains("being rebuilt or verified"), "\(outcome.stderr)")
+            #expect(outcome.stderr.contains("were pruned (`journal prune`)"), "\(outcome.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: w.dir.file("p.db.rebuild-count.db")))
+        }
+    }
 }
