@@ -85,6 +85,12 @@ let package = Package(
         .testTarget(
             name: "JournalTests", dependencies: ["Journal", "ProjectorCore", "TestSupport"], swiftSettings: upcoming),
         .testTarget(
+            name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "ProjectorCore", "TestSupport"],
+            swiftSettings: upcoming),
+        .testTarget(
+            name: "WebhooksTests", dependencies: ["Webhooks", "ProjectorCore", "QaHubDemo", "TestSupport"],
+            swiftSettings: upcoming),
+        .testTarget(
             name: "RunnerTests",
             dependencies: [
                 "Runner", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport", "Webhooks",
