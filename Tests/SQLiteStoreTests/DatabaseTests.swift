@@ -38,8 +38,8 @@ import Testing
             }
             Issue.record("a duplicate key was accepted")
         } catch {
-            #expect(error.code == 19, "SQLITE_CONSTRAINT: \(error)")
-            #expect(error.extendedCode == 1555, "SQLITE_CONSTRAINT_PRIMARYKEY: \(error)")
+            #expect(error.code == .constraint, "\(error)")
+            #expect(error.extendedCode == .constraintPrimaryKey, "\(error)")
         }
         #expect(!db.isInTransaction)
         #expect(try keys(db) == ["a"])
@@ -92,7 +92,7 @@ import Testing
             Issue.record("wrote while another connection held the write lock")
         } catch {
             #expect(error.isBusy, "\(error)")
-            #expect(error.code == 5, "SQLITE_BUSY: \(error)")
+            #expect(error.code == .busy, "\(error)")
         }
         #expect(!waiter.isInTransaction)
     }
@@ -103,7 +103,7 @@ import Testing
             try db.execute("INSERT INTO nowhere VALUES(1)")
             Issue.record("a missing table was accepted")
         } catch {
-            #expect(error.code == 1, "SQLITE_ERROR: \(error)")
+            #expect(error.code == .error, "\(error)")
             #expect(error.message.contains("no such table: nowhere"))
             #expect(error.sql == "INSERT INTO nowhere VALUES(1)")
             #expect(error.description.contains("no such table: nowhere"))
