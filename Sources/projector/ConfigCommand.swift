@@ -41,11 +41,7 @@ struct ConfigCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             let sources: [String: WebhookSecretSource]
-            do {
-                sources = try store.configurationFile().configuration.secretSources
-            } catch {
-                throw ExitStatus.fail(error)
-            }
+            sources = try store.configurationFile().configuration.secretSources
             var effective = Effective(
                 database: options.databasePath, journal: options.journalPath, jobsDir: options.jobsDirectory,
                 attach: Dictionary(

@@ -41,8 +41,8 @@ struct DemoCommand: ParsableCommand {
         let logger = LogSetup.logger(level: logLevel)
         let started = Date()
         guard FileManager.default.fileExists(atPath: jobsDirectory) else {
-            throw ExitStatus.fail(
-                .missingPath(what: "the jobs directory (run the demo from the repository)", path: jobsDirectory))
+            throw RunError.missingPath(
+                what: "the jobs directory (run the demo from the repository)", path: jobsDirectory)
         }
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -149,11 +149,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     func runOnce(_ options: RunOptions, _ logger: Logger) throws -> RunReport {
-        do {
-            return try ProjectionRun(options: options, logger: logger).execute()
-        } catch {
-            throw ExitStatus.fail(error)
-        }
+        return try ProjectionRun(options: options, logger: logger).execute()
     }
 
     func indent(_ text: String, _ spaces: Int = 3) -> String {

@@ -60,7 +60,7 @@ struct JournalCommand: ParsableCommand {
                 let position = try writer.append(lines: block)
                 print("appended \(lines.count) event(s) at position \(position)")
             } catch {
-                throw ExitStatus.fail(.journal(error))
+                throw RunError.journal(error)
             }
         }
     }
@@ -75,12 +75,8 @@ struct JournalCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             let report: JournalMaintenance.CheckReport
-            do {
-                let jobs = (try? JobLoader.load(directory: options.jobsDirectory).jobs) ?? []
-                report = try JournalMaintenance.check(journalPath: options.journalPath, jobs: jobs)
-            } catch {
-                throw ExitStatus.fail(error)
-            }
+            let jobs = (try? JobLoader.load(directory: options.jobsDirectory).jobs) ?? []
+            report = try JournalMaintenance.check(journalPath: options.journalPath, jobs: jobs)
             if json {
                 print(try Output.json(report))
             } else {
@@ -115,16 +111,12 @@ struct JournalCommand: ParsableCommand {
             var options = try store.runOptions()
             try store.requireExistingDatabase(options)
             lock.apply(to: &options)
-            do {
-                let removed = try JournalMaintenance.prune(options: options, dryRun: dryRun, logger: store.makeLogger())
-                let bytes = removed.reduce(0) { $0 + $1.size }
-                print(
-                    (dryRun ? "would delete" : "deleted") + " \(removed.count) segment(s), \(Output.count(bytes)) bytes"
-                )
-                for segment in removed { print("  " + segment.path) }
-            } catch {
-                throw ExitStatus.fail(error)
-            }
+            let removed = try JournalMaintenance.prune(options: options, dryRun: dryRun, logger: store.makeLogger())
+            let bytes = removed.reduce(0) { $0 + $1.size }
+            print(
+                (dryRun ? "would delete" : "deleted") + " \(removed.count) segment(s), \(Output.count(bytes)) bytes"
+            )
+            for segment in removed { print("  " + segment.path) }
         }
     }
 }

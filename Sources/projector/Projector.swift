@@ -1,4 +1,6 @@
 import ArgumentParser
+import Journal
+import Runner
 
 @main
 struct Projector: ParsableCommand {
@@ -21,4 +23,19 @@ struct Projector: ParsableCommand {
             DemoCommand.self,
         ]
     )
+
+    /// Runs the command and maps what went wrong to its exit code, once for every command (SPEC
+    /// §6): a `RunError` by what happened; the command line's own errors as argument-parser does.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as RunError {
+            exit(withError: ExitStatus.fail(error))
+        } catch let error as JournalError {
+            exit(withError: ExitStatus.fail(.journal(error)))
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

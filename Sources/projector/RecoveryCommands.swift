@@ -30,11 +30,7 @@ struct RebuildCommand: ParsableCommand {
         if let progress { options.progress = { progress.update($0) } }
         defer { progress?.finish() }
         let reports: [Rebuild.Report]
-        do {
-            reports = try Rebuild(options: options, logger: logger).execute(jobs: jobs)
-        } catch {
-            throw ExitStatus.fail(error)
-        }
+        reports = try Rebuild(options: options, logger: logger).execute(jobs: jobs)
         if json {
             print(try Output.json(reports))
             return
@@ -73,12 +69,8 @@ struct ReplayCommand: ParsableCommand {
         lock.apply(to: &options)
         options.selectedJobs = [job]
         let logger = store.makeLogger()
-        do {
-            let count = try ProjectionRun(options: options, logger: logger).replay(keys: [aggregate], from: from)
-            print("replayed \(job) key \(aggregate): \(count) execution(s)")
-        } catch {
-            throw ExitStatus.fail(error)
-        }
+        let count = try ProjectionRun(options: options, logger: logger).replay(keys: [aggregate], from: from)
+        print("replayed \(job) key \(aggregate): \(count) execution(s)")
     }
 }
 
@@ -100,11 +92,7 @@ struct FailuresCommand: ParsableCommand {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
             let rows: [FailureAdmin.Listing]
-            do {
-                rows = try FailureAdmin(databasePath: options.databasePath).list(job: job, state: state)
-            } catch {
-                throw ExitStatus.fail(error)
-            }
+            rows = try FailureAdmin(databasePath: options.databasePath).list(job: job, state: state)
             if json {
                 print(try Output.json(rows))
                 return
@@ -136,13 +124,9 @@ struct FailuresCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
-            do {
-                let count = try FailureAdmin(databasePath: options.databasePath).retry(
-                    job: job, key: key, now: SystemClock().now())
-                print("\(count) failure(s) will be retried by the next run")
-            } catch {
-                throw ExitStatus.fail(error)
-            }
+            let count = try FailureAdmin(databasePath: options.databasePath).retry(
+                job: job, key: key, now: SystemClock().now())
+            print("\(count) failure(s) will be retried by the next run")
         }
     }
 
@@ -168,12 +152,8 @@ struct FailuresCommand: ParsableCommand {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
             let discarded: [FailureAdmin.Discarded]
-            do {
-                discarded = try FailureAdmin(databasePath: options.databasePath).discard(
-                    job: job, key: key, onlyDead: allDead, dryRun: dryRun)
-            } catch {
-                throw ExitStatus.fail(error)
-            }
+            discarded = try FailureAdmin(databasePath: options.databasePath).discard(
+                job: job, key: key, onlyDead: allDead, dryRun: dryRun)
             if json {
                 print(try Output.json(discarded))
                 return
@@ -223,11 +203,7 @@ struct VerifyCommand: ParsableCommand {
         lock.apply(to: &options)
         let logger = store.makeLogger()
         let report: Verify.Report
-        do {
-            report = try Verify(options: options, logger: logger).execute(job: job, sample: sample, repair: repair)
-        } catch {
-            throw ExitStatus.fail(error)
-        }
+        report = try Verify(options: options, logger: logger).execute(job: job, sample: sample, repair: repair)
         if json {
             print(try Output.json(report))
         } else {

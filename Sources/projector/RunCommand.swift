@@ -110,7 +110,7 @@ struct RunCommand: ParsableCommand {
             if !report.outcome.isClean { throw ExitCode(ExitStatus.code(for: report.outcome)) }
         } catch let error as RunError {
             ping("/fail", error.description)
-            throw ExitStatus.fail(error)
+            throw error
         }
     }
 

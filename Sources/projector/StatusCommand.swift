@@ -18,11 +18,7 @@ struct StatusCommand: ParsableCommand {
         let options = try store.runOptions()
         try store.requireExistingDatabase(options)
         let status: StatusReport
-        do {
-            status = try StatusReport.load(options: options)
-        } catch {
-            throw ExitStatus.fail(error)
-        }
+        status = try StatusReport.load(options: options)
         if json {
             print(try Output.json(status))
             try failOnProblems(status)

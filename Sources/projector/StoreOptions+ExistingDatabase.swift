@@ -4,10 +4,6 @@ import Runner
 extension StoreOptions {
     /// Exits 66 unless the database exists (for commands that read an existing database).
     func requireExistingDatabase(_ options: RunOptions) throws {
-        do {
-            try options.requireExistingDatabase()
-        } catch {
-            throw ExitStatus.fail(error)
-        }
+        try options.requireExistingDatabase()
     }
 }

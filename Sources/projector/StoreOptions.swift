@@ -71,13 +71,9 @@ struct StoreOptions: ParsableArguments {
     /// The effective options; configuration problems exit with 78, bad flags with 64. Secrets are
     /// read only for the endpoints `signing` names.
     func runOptions(signing: Signing = .none) throws -> RunOptions {
-        do {
-            var options = try resolve(signing: signing)
-            options.exitCode = { ExitStatus.code(for: $0) }
-            return options
-        } catch let error as RunError {
-            throw ExitStatus.fail(error)
-        }
+        var options = try resolve(signing: signing)
+        options.exitCode = { ExitStatus.code(for: $0) }
+        return options
     }
 
     /// The configuration file the flags, `PROJECTOR_CONFIG` or `./projector.json` name, checked;

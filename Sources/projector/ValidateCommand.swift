@@ -20,11 +20,7 @@ struct ValidateCommand: ParsableCommand {
         try checkSecrets()
         let jobs: [String]
         let run = ProjectionRun(options: options, logger: logger)
-        do {
-            jobs = try run.validate().map { "\($0.name) (\($0.mode.rawValue))" }
-        } catch {
-            throw ExitStatus.fail(error)
-        }
+        jobs = try run.validate().map { "\($0.name) (\($0.mode.rawValue))" }
         for finding in run.setupDrift {
             FileHandle.standardError.write(Data((finding.description + "\n").utf8))
         }
@@ -35,11 +31,7 @@ struct ValidateCommand: ParsableCommand {
     /// inside the unit); a secret that is there but invalid is an error.
     func checkSecrets() throws {
         let sources: [String: WebhookSecretSource]
-        do {
-            sources = try store.configurationFile().configuration.secretSources
-        } catch {
-            throw ExitStatus.fail(error)
-        }
+        sources = try store.configurationFile().configuration.secretSources
         var invalid: [String] = []
         for (name, source) in sources.sorted(by: { $0.key < $1.key }) {
             do {
@@ -53,6 +45,6 @@ struct ValidateCommand: ParsableCommand {
                 invalid.append("webhook endpoint '\(name)': \(source): \(error)")
             }
         }
-        if !invalid.isEmpty { throw ExitStatus.fail(.configuration(invalid.joined(separator: "\n"))) }
+        if !invalid.isEmpty { throw RunError.configuration(invalid.joined(separator: "\n")) }
     }
 }

@@ -38,7 +38,7 @@ struct WebhooksCommand: ParsableCommand {
                     (state.map { _ in "WHERE state = ? " } ?? "") + "ORDER BY id DESC LIMIT ?",
                     (state.map { [SQLValue.text($0)] } ?? []) + [SQLValue(limit)])
             } catch {
-                throw ExitStatus.fail(RunError.from(error))
+                throw RunError.from(error)
             }
             if json {
                 print(try Output.json(rows.map(ListedNotification.init)))
@@ -129,10 +129,8 @@ struct WebhooksCommand: ParsableCommand {
                     ).deliverDue(budget: options.webhookBudget)
                     print("delivered \(report.delivered), retrying \(report.retrying), dead \(report.dead)")
                 }
-            } catch let error as RunError {
-                throw ExitStatus.fail(error)
             } catch let error as SQLiteError {
-                throw ExitStatus.fail(RunError.from(error))
+                throw RunError.from(error)
             }
         }
     }
@@ -147,10 +145,9 @@ struct WebhooksCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions(signing: .endpoint(endpoint))
             guard let target = options.endpoints.first(where: { $0.name == endpoint }) else {
-                throw ExitStatus.fail(
-                    .configuration(
-                        "no webhook endpoint '\(endpoint)'; configured: "
-                            + options.endpoints.map(\.name).joined(separator: ", ")))
+                throw RunError.configuration(
+                    "no webhook endpoint '\(endpoint)'; configured: "
+                        + options.endpoints.map(\.name).joined(separator: ", "))
             }
             let now = SystemClock().now()
             let body = Notification(
@@ -201,12 +198,12 @@ struct WebhooksCommand: ParsableCommand {
                     String(decoding: $0, as: UTF8.self)
                 }
             }
-            guard let text, !text.isEmpty else { throw ExitStatus.fail(.configuration("the secret is not set")) }
+            guard let text, !text.isEmpty else { throw RunError.configuration("the secret is not set") }
             let secrets: [WebhookSecret]
             do {
                 secrets = try WebhookSecret.list(text)
             } catch {
-                throw ExitStatus.fail(.configuration("invalid secret: \(error)"))
+                throw RunError.configuration("invalid secret: \(error)")
             }
             let input = Array(FileHandle.standardInput.readDataToEndOfFile())
             var headers: [String: String] = [:]
