@@ -11,40 +11,6 @@ import Webhooks
     import Glibc
 #endif
 
-/// The QaHub write model and journal, with the shipped jobs already run once.
-final class QaHubWorkspace {
-    let dir = TemporaryDirectory("projector-ops")
-    let secret = WebhookSecret.generate()
-    let receiver: WebhookReceiver
-
-    init(events: Int = 20_000) throws {
-        receiver = try WebhookReceiver(secrets: try WebhookSecret.list(secret))
-        let writer = try JournalWriter(path: dir.file("journal"), directory: true, segmentBytes: 1 << 20)
-        let simulator = try QaHubSimulator(writeModelPath: dir.file("qahub.db"), journal: writer, seed: 3)
-        try simulator.bootstrap(projects: 8)
-        try simulator.simulate(events: events)
-        try dir.write(
-            "projector.json",
-            """
-            {"database": "read.db", "journal": "journal", "jobsDir": "\(ChildProcess.repositoryRoot())/jobs",
-             "attach": {"app": "qahub.db"},
-             "webhooks": {"qa-dashboard": {"url": "\(receiver.url)", "secretEnv": "QA_SECRET", "allowHTTP": true}}}
-            """)
-        let first = try projector(["run"])
-        #expect(first.status == 0, "\(first.stderr)")
-    }
-
-    func start(_ arguments: [String]) throws -> ChildProcess {
-        try ChildProcess(
-            arguments + ["--config", dir.file("projector.json"), "--log-format", "json"],
-            environment: ["QA_SECRET": secret])
-    }
-
-    func projector(_ arguments: [String]) throws -> ChildProcess.Outcome { try start(arguments).wait() }
-
-    func db() throws -> Database { try Database(path: dir.file("read.db")) }
-}
-
 @Suite struct RebuildTests {
     @Test func readersNeverSeeAMissingRowWhileARebuildSwapsIn() throws {
         let w = try QaHubWorkspace()

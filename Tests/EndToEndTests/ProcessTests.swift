@@ -8,40 +8,6 @@ import Testing
     import Glibc
 #endif
 
-/// A working directory with a journal file, a jobs directory and the flags to reach them.
-final class Workspace {
-    let dir = TemporaryDirectory("projector-e2e")
-
-    init(job: String = Workspace.job) throws {
-        try dir.write("jobs/count.sql", job)
-        try dir.write("journal.jsonl", "")
-    }
-
-    static let job = """
-        -- on: PING key: aggregateId
-        -- @setup
-        CREATE TABLE IF NOT EXISTS counts(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
-        -- @apply
-        INSERT INTO counts(key, n) VALUES(:key, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1;
-        """
-
-    var flags: [String] {
-        ["--database", dir.file("p.db"), "--journal", dir.file("journal.jsonl"), "--jobs-dir", dir.file("jobs")]
-    }
-
-    func append(_ count: Int, start: Int = 0) throws {
-        var text = ""
-        for i in start..<(start + count) {
-            text += Events.line(type: "PING", aggregateId: "k\(i % 7)", id: "e\(i)") + "\n"
-        }
-        try dir.append("journal.jsonl", text)
-    }
-
-    func run(_ extra: [String] = []) throws -> ChildProcess.Outcome {
-        try ChildProcess.run(["run"] + flags + extra)
-    }
-}
-
 @Suite struct ExitCodeTests {
     @Test func caughtUpIsZero() throws {
         let w = try Workspace()

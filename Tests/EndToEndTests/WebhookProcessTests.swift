@@ -10,75 +10,23 @@ import Webhooks
     import Glibc
 #endif
 
-/// The QaHub workload, a receiver on 127.0.0.1 and a configuration file naming it.
-final class WebhookWorkspace {
-    let dir = TemporaryDirectory("projector-webhooks")
-    let secret = WebhookSecret.generate()
-    let receiver: WebhookReceiver
-    /// Where the jobs' checkpoints stood before the simulated traffic (after the bootstrap events).
-    var start = 0
-
-    init(events: Int, behavior: @escaping @Sendable (Int) -> WebhookReceiver.Behavior = { _ in .respond(status: 200) })
-        throws
-    {
-        receiver = try WebhookReceiver(secrets: try WebhookSecret.list(secret), behavior: behavior)
-        let appender = try JournalWriter(path: dir.file("journal"), directory: true, segmentBytes: 4 << 20)
-        let simulator = try QaHubSimulator(writeModelPath: dir.file("qahub.db"), journal: appender, seed: 11)
-        try simulator.bootstrap(projects: 6)
-        // Checkpoints first, on the empty journal, so every job processes the events that follow.
-        try dir.write(
-            "projector.json",
-            """
-            {"database": "read.db", "journal": "journal", "jobsDir": "\(ChildProcess.repositoryRoot())/jobs",
-             "attach": {"app": "qahub.db"},
-             "webhooks": {"qa-dashboard": {"url": "\(receiver.url)", "secretEnv": "QA_SECRET", "allowHTTP": true,
-                                            "timeoutSeconds": 30}}}
-            """)
-        #expect(try run().status == 0)
-        start = try Journal(path: dir.file("journal")).end
-        try simulator.simulate(events: events)
-    }
-
-    func start(_ extra: [String] = []) throws -> ChildProcess {
-        try ChildProcess(
-            ["run", "--config", dir.file("projector.json"), "--log-level", "error"] + extra,
-            environment: ["QA_SECRET": secret])
-    }
-
-    func run(_ extra: [String] = []) throws -> ChildProcess.Outcome { try start(extra).wait() }
-
-    /// Every notification of the outbox: (job, from, to, events, message id).
-    func notifications() throws -> [(job: String, from: Int, to: Int, events: Int, id: String, state: String)] {
-        let db = try Database(path: dir.file("read.db"))
-        return try db.rows("SELECT job, body, message_id, state FROM projector_webhook_outbox ORDER BY id").map { row in
-            var body: [UInt8] = []
-            if case .blob(let bytes) = row[1] { body = bytes }
-            let json = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
-            let data = json?["data"] as? [String: Any] ?? [:]
-            return (
-                row[0].string ?? "", data["fromPosition"] as? Int ?? -1, data["toPosition"] as? Int ?? -1,
-                data["events"] as? Int ?? -1, row[2].string ?? "", row[3].string ?? ""
-            )
-        }
-    }
-}
-
 @Suite struct WebhookProcessTests {
     /// The runner dies after committing, while the consumer is still answering: the next run
     /// delivers the same notification again, with the same webhook-id.
     @Test func killNineBeforeTheDeliveryIsRecordedMeansItIsDeliveredAgain() throws {
-        let w = try WebhookWorkspace(events: 500) { index in .respond(status: 200, delay: index == 2 ? 30 : 0) }
+        let w = try QaHubWorkspace.forWebhooks(events: 500) { index in .respond(status: 200, delay: index == 2 ? 30 : 0)
+        }
         // The set-up run's two notifications (new refresh jobs) were requests 0 and 1; this run's
         // two go out together, and request 2 hangs while request 3 is answered.
         let before = w.receiver.received.count
-        let child = try w.start()
+        let child = try w.start(["run"])
         #expect(w.receiver.wait(for: before + 2, timeout: 30))
         usleep(300_000)
         child.kill9()
         _ = child.wait()
         let pending = try w.notifications().filter { $0.state == "pending" }
         #expect(!pending.isEmpty, "the kill came after the deliveries were recorded")
-        #expect(try w.run().status == 0)
+        #expect(try w.projector(["run"]).status == 0)
         let all = try w.notifications()
         #expect(all.allSatisfy { $0.state == "delivered" })
         let ids = w.receiver.received.map(\.id)
@@ -90,11 +38,11 @@ final class WebhookWorkspace {
     /// kill -9 at growing moments: the notifications of each job tile the journal exactly, so
     /// nothing is reported twice and no rolled-back work is reported at all.
     @Test func crashesNeverReportRolledBackWorkNorLoseCommittedWork() throws {
-        let w = try WebhookWorkspace(events: 40_000)
+        let w = try QaHubWorkspace.forWebhooks(events: 40_000)
         var delay = 0.05
         var interrupted = 0
         while true {
-            let child = try w.start(["--batch-events", "300"])
+            let child = try w.start(["run", "--batch-events", "300"])
             usleep(useconds_t(delay * 1_000_000))
             child.kill9()
             let outcome = child.wait()
@@ -104,13 +52,13 @@ final class WebhookWorkspace {
             if interrupted > 25 { break }
         }
         #expect(interrupted >= 2)
-        #expect(try w.run().status == 0)
+        #expect(try w.projector(["run"]).status == 0)
         let end = try Journal(path: w.dir.file("journal")).end
         let notifications = try w.notifications()
         for job in ["test_runs_view", "bug_budget_view"] {
             let mine = notifications.filter { $0.job == job && $0.events > 0 }.sorted { $0.from < $1.from }
             #expect(!mine.isEmpty)
-            #expect(mine.first?.from == w.start)
+            #expect(mine.first?.from == w.trafficStart)
             #expect(mine.last?.to == end)
             for (a, b) in zip(mine, mine.dropFirst()) {
                 #expect(a.to == b.from, "\(job): \(a.from)..<\(a.to) then \(b.from)..<\(b.to)")
@@ -171,8 +119,8 @@ final class WebhookWorkspace {
     }
 
     @Test func listRetryAndTestCommands() throws {
-        let w = try WebhookWorkspace(events: 300) { _ in .respond(status: 500) }
-        _ = try w.run()
+        let w = try QaHubWorkspace.forWebhooks(events: 300) { _ in .respond(status: 500) }
+        _ = try w.projector(["run"])
         let list = try ChildProcess.run(
             ["webhooks", "list", "--json", "--config", w.dir.file("projector.json")],
             environment: ["QA_SECRET": w.secret])

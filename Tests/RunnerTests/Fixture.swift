@@ -15,11 +15,13 @@ final class ManualClock: WallClock, @unchecked Sendable {
     func now() -> Double { time }
 }
 
-/// A projector setup on real files: a jobs directory, a journal file and a database.
+/// A `Workspace` run in this process: `ProjectionRun` with a clock the test moves by hand.
 final class Fixture {
-    let dir = TemporaryDirectory("projector-run")
+    let workspace: Workspace
     let clock = ManualClock()
     var options: RunOptions
+
+    var dir: TemporaryDirectory { workspace.dir }
 
     static let refreshJob = """
         -- on: PING           key: aggregateId
@@ -51,16 +53,14 @@ final class Fixture {
         """
 
     init(jobs: [String: String] = ["counter": Fixture.refreshJob, "log": Fixture.applyJob]) throws {
-        for (name, text) in jobs { try dir.write("jobs/\(name).sql", text) }
-        try dir.write("journal.jsonl", "")
+        workspace = try Workspace(label: "projector-run", jobs: jobs)
         options = RunOptions(
-            databasePath: dir.file("p.db"), journalPath: dir.file("journal.jsonl"), jobsDirectory: dir.file("jobs"))
+            databasePath: workspace.databasePath, journalPath: workspace.journalPath,
+            jobsDirectory: workspace.jobsDirectory)
         options.retry = RetryPolicy(baseDelay: 10, maxDelay: 1000, maxAttempts: 3)
     }
 
-    func append(_ lines: String...) throws {
-        for line in lines { try dir.append("journal.jsonl", line + "\n") }
-    }
+    func append(_ lines: String...) throws { try workspace.append(lines: lines) }
 
     func ping(_ key: String, id: String? = nil, n: Int = 0, type: String = "PING") -> String {
         Events.line(type: type, aggregateId: key, id: id, data: #"{"n":\#(n),"target":"\#(key)"}"#)
@@ -77,11 +77,9 @@ final class Fixture {
 
     func db() throws -> Database { try Database(path: options.databasePath) }
 
-    func rows(_ sql: String) throws -> [[String]] {
-        try db().rows(sql).map { $0.map { $0.string ?? "NULL" } }
-    }
+    func rows(_ sql: String) throws -> [[String]] { try workspace.rows(sql) }
 
-    func scalar(_ sql: String) throws -> Int { try db().rows(sql).first?.first?.int ?? -1 }
+    func scalar(_ sql: String) throws -> Int { try workspace.scalar(sql) }
 
-    func execute(_ sql: String) throws { try db().execute(sql) }
+    func execute(_ sql: String) throws { try workspace.execute(sql) }
 }
