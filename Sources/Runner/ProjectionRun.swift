@@ -165,6 +165,14 @@ public final class ProjectionRun {
         if path != ":memory:", let reason = RunError.writeProblem(databasePath: path) {
             throw .notWritable(what: "the database", path: path, reason: reason)
         }
+        // `validate` before the first run: the database will be created in its directory, which
+        // may not exist yet (made by the unit's StateDirectory=), but when it does, the run's
+        // user must be able to write there.
+        if validateOnly, path == ":memory:", Self.exists(Self.directory(of: options.databasePath)),
+            let reason = RunError.writeProblem(databasePath: options.databasePath)
+        {
+            throw .notWritable(what: "the database", path: options.databasePath, reason: reason)
+        }
         do throws(SQLiteError) {
             db = try Database(path: path, options: databaseOptions)
         } catch {

@@ -164,7 +164,12 @@ public final class RunnerStore {
                 .text(outcome), exitCode.map { SQLValue(Int($0)) } ?? .null, SQLValue(id),
             ]
         )
+        // Bounded history: `run --watch` records a run every few seconds, for ever.
+        try db.run("DELETE FROM projector_runs WHERE id <= ?", [SQLValue(id - Self.runsKept)])
     }
+
+    /// How many of the latest runs `projector_runs` keeps (their totals live on in the metrics).
+    public static let runsKept = 10_000
 
     // MARK: Rejects
 

@@ -12,8 +12,11 @@ enum Summary {
                 + ", \(report.rejects) rejected, \(report.failures) failed attempts"
                 + (report.recovered > 0 ? ", \(report.recovered) recovered" : "")
         )
+        // Keys held back behind a failed upstream key (`after:`) get a column when there are any.
+        let waiting = report.jobs.contains { $0.waiting > 0 }
         var rows = [
-            ["job", "mode", "events", report.dryRun ? "would run" : "ran", "failed", "held", "dup", "position"]
+            ["job", "mode", "events", report.dryRun ? "would run" : "ran", "failed", "held"]
+                + (waiting ? ["waiting"] : []) + ["dup", "position"]
         ]
         for job in report.jobs {
             // A real run refreshes a key once per batch that touched it; a dry run counts distinct keys.
@@ -22,10 +25,11 @@ enum Summary {
                 ? "\(Output.count(job.executions)) events"
                 : report.dryRun || job.initialized
                     ? "\(Output.count(job.executions)) keys" : "\(Output.count(job.executions)) refreshes"
-            rows.append([
-                job.name + (job.initialized ? " (new: all keys)" : ""), job.mode, Output.count(job.events), ran,
-                String(job.failures), String(job.held), String(job.duplicates), String(job.toPosition),
-            ])
+            rows.append(
+                [
+                    job.name + (job.initialized ? " (new: all keys)" : ""), job.mode, Output.count(job.events), ran,
+                    String(job.failures), String(job.held),
+                ] + (waiting ? [String(job.waiting)] : []) + [String(job.duplicates), String(job.toPosition)])
         }
         lines.append(Output.table(rows).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         let d = report.deliveries

@@ -287,4 +287,39 @@ extension OperatorCommandTests {
             #expect(!FileManager.default.fileExists(atPath: w.dir.file("p.db.rebuild-count.db")))
         }
     }
+
+    /// The run summary shows keys held back behind a failed upstream key (`after:`).
+    @Test func theSummaryShowsKeysWaitingForAFailedUpstreamKey() throws {
+        let w = try Workspace(
+            job: """
+                -- on: PING key: aggregateId
+                -- @setup
+                CREATE TABLE IF NOT EXISTS up(key TEXT PRIMARY KEY);
+                -- @refresh
+                INSERT OR IGNORE INTO up(key) VALUES(:key);
+                """)
+        try w.dir.write(
+            "jobs/down.sql",
+            """
+            -- on: PING key: aggregateId
+            -- after: count
+            -- @setup
+            CREATE TABLE IF NOT EXISTS down(key TEXT PRIMARY KEY, seen INTEGER NOT NULL);
+            -- @refresh
+            INSERT OR REPLACE INTO down(key, seen) SELECT :key, count(*) FROM up WHERE key = :key;
+            """)
+        try w.append(1)
+        #expect(try w.run().status == 0)
+        try Database(path: w.dir.file("p.db")).execute(
+            "CREATE TRIGGER no_k2 BEFORE INSERT ON up WHEN NEW.key = 'k2' BEGIN SELECT raise(ABORT, 'no'); END")
+        try w.append(3, start: 1)
+        let outcome = try w.run()
+        #expect(outcome.status == 65)
+        let lines = outcome.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        // Columns counted from the right: "ran" reads "3 refreshes" (two words).
+        let header = try #require(lines.first { $0.first == "job" })
+        #expect(header.suffix(3) == ["waiting", "dup", "position"], "\(outcome.stdout)")
+        #expect(lines.first { $0.first == "down" }?.dropLast(2).last == "1", "\(outcome.stdout)")
+        #expect(lines.first { $0.first == "count" }?.dropLast(2).last == "0", "\(outcome.stdout)")
+    }
 }

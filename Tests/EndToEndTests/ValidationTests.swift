@@ -162,6 +162,29 @@ import Testing
         #expect(run.stderr.contains("needs write access to \(w.dir.path)"), "\(run.stderr)")
     }
 
+    @Test(
+        .enabled(if: ChildProcess.canRunUnprivileged, "needs setpriv and a projector binary that nobody may run"))
+    func validateBeforeTheFirstRunChecksTheDatabaseDirectoryIsWritable() throws {
+        // Given no database yet, in a directory the run's user cannot write
+        let w = try Workspace()
+        let directory = w.dir.file("state")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        #expect(chmod(directory, 0o555) == 0)
+        defer { chmod(directory, 0o755) }
+        let flags = [
+            "--database", directory + "/read.db", "--journal", w.dir.file("journal.jsonl"), "--jobs-dir",
+            w.dir.file("jobs"),
+        ]
+        // Then validate says what run would hit, instead of "ok"
+        let validate = try ChildProcess.runUnprivileged(["validate"] + flags)
+        #expect(validate.status == 78, "\(validate.stderr)")
+        #expect(validate.stderr.contains("its directory \(directory) is not writable"), "\(validate.stderr)")
+        // and a directory that does not exist yet (made by the unit) is fine at install time.
+        let later = try ChildProcess.runUnprivileged(
+            ["validate"] + flags.map { $0 == directory + "/read.db" ? w.dir.file("new/read.db") : $0 })
+        #expect(later.status == 0, "\(later.stderr)")
+    }
+
     @Test func aFileThatIsNotADatabaseIs78NamingIt() throws {
         let w = try Workspace()
         try w.append(3)

@@ -184,3 +184,17 @@ extension RecoveryTests {
         #expect(try f.run().outcome.isClean)
     }
 }
+
+@Suite struct RunHistoryTests {
+    @Test func theRunsTableKeepsABoundedHistory() throws {
+        let f = try Fixture()
+        try f.run()
+        // Given as many runs as a long idle `run --watch` records,
+        let last = RunnerStore.runsKept + 40
+        try f.execute("INSERT INTO projector_runs(id, started_at) VALUES(\(last), 0)")
+        // the next run drops the oldest beyond the bound.
+        try f.run()
+        #expect(try f.scalar("SELECT count(*) FROM projector_runs") == 2)
+        #expect(try f.scalar("SELECT min(id) FROM projector_runs") == last)
+    }
+}
