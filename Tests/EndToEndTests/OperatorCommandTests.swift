@@ -150,6 +150,22 @@ import Webhooks
         return false
     }
 
+    /// Waits until process `pid` holds a descriptor on `path` (at most 30 s, to stop a hang only).
+    static func waitForOpen(_ path: String, by pid: Int32) -> Bool {
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+            if descriptors.contains(where: {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) == target
+            }) {
+                return true
+            }
+            usleep(10_000)
+        }
+        return false
+    }
+
     @Test func commandsThatFindTheLockHeldSayWhoHoldsItAndGiveUpAfterTheTimeout() throws {
         // Given a `run --watch` holding the run lock
         let w = try Workspace()
@@ -179,7 +195,8 @@ import Webhooks
 
         // And a command that waits takes the lock as soon as the holder stops
         let waiting = try ChildProcess(["rebuild", "count", "--lock-timeout", "60"] + w.flags)
-        usleep(1_000_000)
+        #expect(Self.waitForOpen(w.dir.file("p.db.lock"), by: waiting.pid), "the rebuild never reached the lock")
+        usleep(300_000)  // it announces its wait right after its first try, without sleeping first
         kill(watcher.pid, SIGTERM)
         #expect(watcher.wait().status == 0)
         let rebuilt = waiting.wait()
