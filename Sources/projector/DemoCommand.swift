@@ -69,6 +69,7 @@ struct DemoCommand: ParsableCommand {
         var options = RunOptions(
             databasePath: dir + "/readmodels.db", journalPath: journalPath, jobsDirectory: jobsDirectory)
         options.attachments = [Attachment(name: "app", path: writeModel)]
+        options.exitCode = { ExitStatus.code(for: $0) }
         options.endpoints = [
             WebhookEndpoint(name: "qa-dashboard", url: receiver.url, secrets: secrets, allowHTTP: true)
         ]

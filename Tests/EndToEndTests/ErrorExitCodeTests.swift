@@ -135,4 +135,16 @@ import Testing
         let clean = try ChildProcess.run(["status"] + w.flags)
         #expect(clean.stdout.contains("ok (exit 0)"), "\(clean.stdout)")
     }
+
+    @Test func theDemosRunsRecordTheirExitCodeToo() throws {
+        let dir = TemporaryDirectory("projector-demo-exit")
+        let jobs = ChildProcess.repositoryRoot() + "/jobs"
+        let demo = try ChildProcess.run(["demo", "--dir", dir.path, "--events", "200", "--jobs-dir", jobs])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        let status = try ChildProcess.run([
+            "status", "--jobs-dir", jobs, "--database", dir.file("readmodels.db"), "--journal", dir.file("journal"),
+            "--attach", "app=" + dir.file("qahub.db"),
+        ])
+        #expect(status.stdout.contains("ok (exit 0)"), "\(status.stdout)")
+    }
 }
