@@ -40,8 +40,7 @@ struct ConfigCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
-            let sources: [String: WebhookSecretSource]
-            sources = try store.configurationFile().configuration.secretSources
+            let sources: [String: WebhookSecretSource] = try store.configurationFile().configuration.secretSources
             var effective = Effective(
                 database: options.databasePath, journal: options.journalPath, jobsDir: options.jobsDirectory,
                 attach: Dictionary(

@@ -29,8 +29,7 @@ struct RebuildCommand: ParsableCommand {
         let progress = json ? nil : TerminalProgress.ifTerminal(logFormat: store.logFormat)
         if let progress { options.progress = { progress.update($0) } }
         defer { progress?.finish() }
-        let reports: [Rebuild.Report]
-        reports = try Rebuild(options: options, logger: logger).execute(jobs: jobs)
+        let reports: [Rebuild.Report] = try Rebuild(options: options, logger: logger).execute(jobs: jobs)
         if json {
             print(try Output.json(reports))
             return
@@ -91,8 +90,8 @@ struct FailuresCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
-            let rows: [FailureAdmin.Listing]
-            rows = try FailureAdmin(databasePath: options.databasePath).list(job: job, state: state)
+            let rows: [FailureAdmin.Listing] = try FailureAdmin(databasePath: options.databasePath).list(
+                job: job, state: state)
             if json {
                 print(try Output.json(rows))
                 return
@@ -151,8 +150,7 @@ struct FailuresCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
-            let discarded: [FailureAdmin.Discarded]
-            discarded = try FailureAdmin(databasePath: options.databasePath).discard(
+            let discarded: [FailureAdmin.Discarded] = try FailureAdmin(databasePath: options.databasePath).discard(
                 job: job, key: key, onlyDead: allDead, dryRun: dryRun)
             if json {
                 print(try Output.json(discarded))
@@ -202,8 +200,8 @@ struct VerifyCommand: ParsableCommand {
         try store.requireExistingDatabase(options)
         lock.apply(to: &options)
         let logger = store.makeLogger()
-        let report: Verify.Report
-        report = try Verify(options: options, logger: logger).execute(job: job, sample: sample, repair: repair)
+        let report: Verify.Report = try Verify(options: options, logger: logger).execute(
+            job: job, sample: sample, repair: repair)
         if json {
             print(try Output.json(report))
         } else {

@@ -17,8 +17,7 @@ struct StatusCommand: ParsableCommand {
         _ = store.makeLogger()
         let options = try store.runOptions()
         try store.requireExistingDatabase(options)
-        let status: StatusReport
-        status = try StatusReport.load(options: options)
+        let status: StatusReport = try StatusReport.load(options: options)
         if json {
             print(try Output.json(status))
             try failOnProblems(status)

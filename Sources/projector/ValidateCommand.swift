@@ -30,8 +30,7 @@ struct ValidateCommand: ParsableCommand {
     /// A secret that cannot be read here is a warning (systemd's credentials, for one, exist only
     /// inside the unit); a secret that is there but invalid is an error.
     func checkSecrets() throws {
-        let sources: [String: WebhookSecretSource]
-        sources = try store.configurationFile().configuration.secretSources
+        let sources: [String: WebhookSecretSource] = try store.configurationFile().configuration.secretSources
         var invalid: [String] = []
         for (name, source) in sources.sorted(by: { $0.key < $1.key }) {
             do {
