@@ -100,7 +100,11 @@ public struct Rebuild {
         scratchOptions.lockHeld = false
         scratchOptions.maxEvents = nil
         scratchOptions.maxSeconds = nil
-        return try ProjectionRun(options: scratchOptions, logger: logger, clock: clock).execute()
+        // The build re-reads lines whose rejects the runs already reported: only its errors (a key
+        // that fails) are worth a log line here.
+        var buildLogger = logger
+        if buildLogger.logLevel < .error { buildLogger.logLevel = .error }
+        return try ProjectionRun(options: scratchOptions, logger: buildLogger, clock: clock).execute()
     }
 
     /// Phase 2: one transaction on the live database replaces the job's tables (definition, rows,

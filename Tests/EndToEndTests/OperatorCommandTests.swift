@@ -339,4 +339,21 @@ extension OperatorCommandTests {
         #expect(lines.first { $0.first == "down" }?.dropLast(2).last == "1", "\(outcome.stdout)")
         #expect(lines.first { $0.first == "count" }?.dropLast(2).last == "0", "\(outcome.stdout)")
     }
+
+    /// A rebuild or whole verify re-reads the journal: rejects the runs already reported are not
+    /// logged again.
+    @Test func rebuildAndVerifyDoNotReportOldRejectsAgain() throws {
+        let w = try Workspace()
+        try w.append(3)
+        try w.dir.append("journal.jsonl", "not json at all\n")
+        try w.append(2, start: 3)
+        let first = try w.run()
+        #expect(first.status == 65)
+        #expect(first.stderr.contains("line rejected"), "\(first.stderr)")
+        for command in [["verify", "count"], ["rebuild", "count"]] {
+            let outcome = try ChildProcess.run(command + w.flags)
+            #expect(outcome.status == 0, "\(command): \(outcome.stderr)")
+            #expect(!outcome.stderr.contains("line rejected"), "\(command): \(outcome.stderr)")
+        }
+    }
 }
