@@ -97,6 +97,10 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         if let problem = ConfigurationKeys.syntaxProblem(Array(data)) {
             throw .configuration("\(path):\(problem)")
         }
+        let textProblems = ConfigurationText.problems(Array(data))
+        guard textProblems.isEmpty else {
+            throw .configuration(textProblems.map { "\(path):\($0)" }.joined(separator: "\n"))
+        }
         var configuration: ProjectorConfiguration
         do {
             configuration = try JSONDecoder().decode(ProjectorConfiguration.self, from: data)

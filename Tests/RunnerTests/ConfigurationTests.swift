@@ -103,6 +103,33 @@ import Webhooks
         }
     }
 
+    /// Valid JSON that the decoder would take silently or report without a place: a key given
+    /// twice (one value would be dropped), a fraction for a whole number, a number out of range.
+    @Test(arguments: [
+        (
+            "{\"database\": \"a.db\",\n \"database\": \"b.db\"}",
+            ":2:2: 'database' is given twice (first at line 1); remove one"
+        ),
+        (
+            "{\"webhooks\": {\"x\": {\"url\": \"https://a.example/h\", \"secretEnv\": \"S\",\n \"maxAttempts\": 2.5}}}",
+            ":2:17: 'webhooks.x.maxAttempts' must be a whole number, not 2.5"
+        ),
+        (
+            "{\"webhooks\": {\"x\": {\"url\": \"https://a.example/h\", \"secretEnv\": \"S\", \"schedule\": [5, 1.5e400]}}}",
+            ":1:85: 'webhooks.x.schedule[1]' is out of range: 1.5e400"
+        ),
+    ])
+    func valuesTheDecoderWouldLoseAreReportedWithTheirPlace(text: String, expected: String) throws {
+        let dir = TemporaryDirectory()
+        let path = try dir.write("p.json", text)
+        do {
+            _ = try ProjectorConfiguration.load(path: path)
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect(error.description.contains(path + expected), "\(error)")
+        }
+    }
+
     @Test func aValidFileStillLoads() throws {
         let dir = TemporaryDirectory()
         let path = try dir.write(
