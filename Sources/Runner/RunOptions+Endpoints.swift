@@ -12,7 +12,9 @@ extension RunOptions {
                 let hint =
                     ConfigurationKeys.closest(to: job, among: names).map { " (did you mean '\($0)'?)" }
                     ?? "; jobs are: " + names.joined(separator: ", ") + ", or \"*\" for all"
-                problems.append("webhooks.\(endpoint.name).jobs: no job '\(job)' in \(jobsDirectory)\(hint)")
+                let file = configurationPath.map { "\($0): " } ?? ""
+                problems.append(
+                    "\(file)webhooks.\(endpoint.name).jobs: no job '\(job)' in \(jobsDirectory)\(hint)")
             }
         }
         if !problems.isEmpty { throw .configuration(problems.joined(separator: "\n")) }

@@ -17,6 +17,8 @@ public struct RunOptions: Sendable {
     /// Whether this run tells webhook consumers about its work. Off for the scratch build of
     /// `rebuild` and `verify`: the swap into the live database notifies instead.
     public var notifiesConsumers = true
+    /// The configuration file the options came from, for messages about what it says.
+    public var configurationPath: String?
 
     /// Upper bounds of one batch (one transaction).
     public var batchEvents = 20_000

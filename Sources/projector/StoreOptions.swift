@@ -88,7 +88,7 @@ struct StoreOptions: ParsableArguments {
 
     private func resolve(signing: Signing) throws -> RunOptions {
         let environment = ProcessInfo.processInfo.environment
-        let file = try configurationFile().configuration
+        let (file, filePath) = try configurationFile()
         var options = RunOptions(
             databasePath: database ?? environment["PROJECTOR_DATABASE"] ?? file.resolve(file.database)
                 ?? "projector.db",
@@ -114,6 +114,7 @@ struct StoreOptions: ParsableArguments {
             }
         }
         options.busyTimeoutMilliseconds = busyTimeout
+        options.configurationPath = filePath
         options.endpoints = try file.endpoints(environment: environment, signing: signing.names)
         if let budget = file.webhookBudgetSeconds { options.webhookBudget = budget }
         return options

@@ -111,7 +111,8 @@ import Webhooks
             #expect(outcome.status == 78, "\(command): \(outcome.stderr)")
             #expect(
                 outcome.stderr.contains(
-                    "webhooks.cache.jobs: no job 'test_runs_veiw' in \(ChildProcess.repositoryRoot())/jobs "
+                    "\(w.dir.file("typo.json")): webhooks.cache.jobs: no job 'test_runs_veiw' in "
+                        + "\(ChildProcess.repositoryRoot())/jobs "
                         + "(did you mean 'test_runs_view'?)"), "\(outcome.stderr)")
         }
     }
