@@ -314,6 +314,18 @@ public final class RunnerStore {
         try waits.bind(text: job, at: 1)
         try waits.bind(text: key, at: 2)
         try waits.run()
+        // Keys that only waited for this one say so until a run redoes them.
+        let dependents = try cached(
+            """
+            UPDATE projector_failures SET error = 'upstream ' || ?1 || ' key ' || ?2
+                || ' no longer fails; the next run redoes this key'
+            WHERE attempts = 0 AND (job, key) IN (
+                SELECT job, key FROM projector_failure_waits WHERE upstream_job = ?1 AND upstream_key = ?2)
+            """
+        )
+        try dependents.bind(text: job, at: 1)
+        try dependents.bind(text: key, at: 2)
+        try dependents.run()
     }
 
     /// Keeps an event of a parked key for later, in journal order.

@@ -163,4 +163,23 @@ import Testing
         // then the dependent job's keys are refreshed from the upstream's rows, not left behind.
         #expect(try f.rows("SELECT key, v FROM doubled") == [["a", "6"]])
     }
+
+    @Test func discardingTheUpstreamFailureTellsTheWaitingKeyItIsRedoneNext() throws {
+        let f = try Self.fixture()
+        try f.execute(
+            "CREATE TRIGGER totals_b BEFORE INSERT ON totals WHEN NEW.key = 'b' BEGIN SELECT raise(ABORT, 'no b'); END")
+        try f.execute("UPDATE src SET v = 4 WHERE key = 'b'")
+        try f.append(f.ping("b"))
+        #expect(try f.run().outcome.isClean == false)
+        #expect(
+            try f.rows("SELECT error FROM projector_failures WHERE job = 'doubled'").first?.first?.hasPrefix(
+                "waits for upstream totals key b") == true)
+        // The operator gives up on the upstream key: the dependent key no longer claims to wait for it.
+        _ = try FailureAdmin(databasePath: f.options.databasePath).discard(job: "totals", key: "b", onlyDead: false)
+        #expect(
+            try f.rows("SELECT error FROM projector_failures WHERE job = 'doubled'")
+                == [["upstream totals key b no longer fails; the next run redoes this key"]])
+        #expect(try f.run().outcome.isClean)
+        #expect(try f.scalar("SELECT count(*) FROM projector_failures WHERE job = 'doubled'") == 0)
+    }
 }
