@@ -113,10 +113,6 @@ enum ConfigurationKeys {
         default:
             return nil  // valid JSON that is not a journal event, which is what a configuration is
         }
-        let before = bytes.prefix(min(offset, bytes.count))
-        let line = before.count(where: { $0 == 0x0A }) + 1
-        let lineStart = (before.lastIndex(of: 0x0A) ?? -1) + 1
-        let column = before[lineStart...].count(where: { $0 & 0xC0 != 0x80 }) + 1
-        return "\(line):\(column): \(message)"
+        return "\(ConfigurationText.location(of: offset, in: bytes)): \(message)"
     }
 }

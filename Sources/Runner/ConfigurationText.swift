@@ -100,11 +100,14 @@ struct ConfigurationText {
         while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
     }
 
-    func location(_ offset: Int) -> String {
-        let before = bytes.prefix(offset)
+    func location(_ offset: Int) -> String { Self.location(of: offset, in: bytes) }
+
+    /// `line:column` of a byte offset, columns counted in characters (UTF-8 lead bytes).
+    static func location(of offset: Int, in bytes: [UInt8]) -> String {
+        let before = bytes.prefix(min(offset, bytes.count))
         let lineStart = (before.lastIndex(of: 0x0A) ?? -1) + 1
         let column = before[lineStart...].count(where: { $0 & 0xC0 != 0x80 }) + 1
-        return "\(Self.line(of: offset, in: bytes)):\(column)"
+        return "\(line(of: offset, in: bytes)):\(column)"
     }
 
     static func line(of offset: Int, in bytes: [UInt8]) -> Int {

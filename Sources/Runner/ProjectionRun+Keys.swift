@@ -5,27 +5,32 @@ import SQLiteStore
 
 extension ProjectionRun {
     /// Refreshes one key inside a savepoint; a failure is rolled back alone and recorded.
-    func refresh(_ state: JobState, key: String, firstPosition: Int, lastPosition: Int) throws(SQLiteError) {
+    /// Returns whether the key was refreshed (its consumers are told).
+    @discardableResult
+    func refresh(_ state: JobState, key: String, firstPosition: Int, lastPosition: Int) throws(SQLiteError) -> Bool {
         let failureKey = FailureKey(job: state.definition.name, key: key)
         do {
             try savepoint { () throws(SQLiteError) in try EventBinder.refresh(state.compiled.body, key: key) }
         } catch  where Self.isKeyLocal(error) {
             try recordFailure(state, key: key, first: firstPosition, last: lastPosition, error: error)
-            return
+            return false
         }
         state.report.executions += 1
         state.report.touch(key)
         if failures[failureKey] != nil { try clear(failureKey) }
+        return true
     }
 
     /// Applies one key's events in journal order. When event k fails, the events before it are kept,
     /// k and everything after it are held back and the key is parked, so order is never broken.
     ///
     /// An event whose key failed in a job this one runs after (`taint`) is held back the same way,
-    /// with everything after it, until that upstream failure is cleared.
+    /// with everything after it, until that upstream failure is cleared. Returns whether any of
+    /// the events was applied.
+    @discardableResult
     func apply(
         _ state: JobState, key: String, events: [Int32], batch: Batch, taint: [Int32: [FailureKey]] = [:]
-    ) throws(SQLiteError) {
+    ) throws(SQLiteError) -> Bool {
         let job = state.definition.name
         var waits: Set<FailureKey> = []
         var firstWaiting: Int?
@@ -49,10 +54,13 @@ extension ProjectionRun {
                     state, key: key, first: batch.events[Int(first)].position,
                     last: batch.events[Int(last)].position, waits: waits)
             }
-            return
+            return false
         }
         if let firstWaiting, let last = events.last {
-            if firstWaiting > 0 { try apply(state, key: key, events: Array(events[..<firstWaiting]), batch: batch) }
+            var applied = false
+            if firstWaiting > 0 {
+                applied = try apply(state, key: key, events: Array(events[..<firstWaiting]), batch: batch)
+            }
             let held = events[firstWaiting...]
             for index in held {
                 let event = batch.events[Int(index)]
@@ -62,7 +70,7 @@ extension ProjectionRun {
             try recordWait(
                 state, key: key, first: batch.events[Int(events[firstWaiting])].position,
                 last: batch.events[Int(last)].position, waits: waits)
-            return
+            return applied
         }
         var failedAt = 0
         do {
@@ -98,10 +106,11 @@ extension ProjectionRun {
             let first = batch.events[Int(events[failedAt])].position
             let last = batch.events[Int(events[events.count - 1])].position
             try recordFailure(state, key: key, first: first, last: last, error: error)
-            return
+            return failedAt > 0
         }
         state.report.executions += events.count
         state.report.touch(key)
+        return true
     }
 
     func savepoint(_ body: () throws(SQLiteError) -> Void) throws(SQLiteError) {
@@ -194,6 +203,7 @@ extension ProjectionRun {
                     case .apply:
                         if let lost = try retryHeld(state, failure) { problem = problem ?? lost }
                     }
+                    // A retry that ran any of the key's SQL changed its rows.
                     if state.report.executions > executions { changed[job, default: []].append(failure.key) }
                 }
                 for (job, keys) in changed where !states[job].endpoints.isEmpty {

@@ -297,10 +297,8 @@ public final class ProjectionRun {
                     }
                     let failuresBefore = state.report.failures
                     var refreshed: [String] = []
-                    for key in chunk {
-                        let before = state.report.executions
-                        try refresh(state, key: key, firstPosition: end, lastPosition: end)
-                        if state.report.executions > before { refreshed.append(key) }
+                    for key in chunk where try refresh(state, key: key, firstPosition: end, lastPosition: end) {
+                        refreshed.append(key)
                     }
                     if !state.endpoints.isEmpty {
                         try store.accumulate(
@@ -455,9 +453,7 @@ public final class ProjectionRun {
                         try recordWait(state, key: key, first: first, last: last, waits: open)
                         continue
                     }
-                    let before = state.report.executions
-                    try refresh(state, key: key, firstPosition: first, lastPosition: last)
-                    if state.report.executions > before { worked.append(key) }
+                    if try refresh(state, key: key, firstPosition: first, lastPosition: last) { worked.append(key) }
                 }
             case .apply:
                 var groups: [String: [Int32]] = [:]
@@ -472,9 +468,9 @@ public final class ProjectionRun {
                 batchKeys = EventBinder.sorted(groups.keys)
                 report.timings.group += Monotonic.now() - groupStart
                 for key in batchKeys {
-                    let before = state.report.executions
-                    try apply(state, key: key, events: groups[key] ?? [], batch: batch, taint: taint)
-                    if state.report.executions > before { worked.append(key) }
+                    if try apply(state, key: key, events: groups[key] ?? [], batch: batch, taint: taint) {
+                        worked.append(key)
+                    }
                 }
             }
             markFailingEvents(of: state, indices: mine, batch: batch, into: &taint)
@@ -528,16 +524,6 @@ public final class ProjectionRun {
             last = batch.keyed[index].event
         }
         return count
-    }
-
-    static func firstIndex(in events: [BatchEvent], atOrAfter position: Int) -> Int {
-        var low = 0
-        var high = events.count
-        while low < high {
-            let mid = (low + high) / 2
-            if events[mid].position < position { low = mid + 1 } else { high = mid }
-        }
-        return low
     }
 
     // MARK: Notifications
