@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(
             name: "JournalTests", dependencies: ["Journal", "ProjectorCore", "TestSupport"], swiftSettings: upcoming),
         .testTarget(
-            name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "ProjectorCore", "TestSupport"],
+            name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "ProjectorCore", "QaHubDemo", "TestSupport"],
             swiftSettings: upcoming),
         .testTarget(
             name: "WebhooksTests", dependencies: ["Webhooks", "ProjectorCore", "QaHubDemo", "TestSupport"],

@@ -80,17 +80,7 @@ import Testing
     /// naming job, key and position, not a SQL failure of the key.
     @Test func aHeldEventTheJournalLostIsAJournalProblem() throws {
         // Given an apply key parked on a failing event, with a later event held behind it
-        let w = try Workspace(
-            job: """
-                -- on: PING key: aggregateId
-                -- @setup
-                CREATE TABLE IF NOT EXISTS seen(id TEXT);
-                CREATE TABLE IF NOT EXISTS poison(id TEXT PRIMARY KEY);
-                CREATE TRIGGER IF NOT EXISTS seen_poison BEFORE INSERT ON seen
-                WHEN EXISTS (SELECT 1 FROM poison WHERE id = NEW.id) BEGIN SELECT raise(ABORT, 'poisoned'); END;
-                -- @apply
-                INSERT INTO seen(id) VALUES(:id);
-                """)
+        let w = try Workspace(job: Workspace.poisonableApplyJob)
         #expect(try w.run().status == 0)
         let database = w.dir.file("p.db")
         try Database(path: database).execute("INSERT INTO poison VALUES('e1')")

@@ -1,21 +1,11 @@
 import ProjectorCore
+import QaHubDemo
 import SQLiteStore
 import Testing
 
 /// `SQLText.usesParameter` against SQLite's own tokenizer: on generated statements that SQLite
 /// prepares, it finds `:key` exactly when SQLite binds a parameter named key.
 @Suite struct SQLTextDifferentialTests {
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let fragments = [
         ":key", "@key", "$key", ":keyword", ":key2", ":KEY", "':key'", "'it''s :key'", "\":key\"", "[:key]", "`:key`",
         "-- :key\n", "/* :key */", "/* a */", "x'0a'", "1", "'x'", "a", "a$key", "(:key)", "(1)", "?", ":id", "@x",
@@ -27,7 +17,7 @@ import Testing
     @Test func findsKeyExactlyWhereSQLiteBindsIt() throws {
         let db = try Database(path: ":memory:")
         try db.execute("CREATE TABLE t(a, b)")
-        var rng = Generator(state: 20_261_127)
+        var rng = SplitMix64(seed: 20_261_127)
         var prepared = 0
         var withKey = 0
         for _ in 0..<6000 {

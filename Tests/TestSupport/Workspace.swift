@@ -22,6 +22,18 @@ public final class Workspace: @unchecked Sendable {
         INSERT INTO counts(key, n) VALUES(:key, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1;
         """
 
+    /// An apply job recording each event's id, whose event fails when its id is in `poison`.
+    public static let poisonableApplyJob = """
+        -- on: PING key: aggregateId
+        -- @setup
+        CREATE TABLE IF NOT EXISTS seen(id TEXT);
+        CREATE TABLE IF NOT EXISTS poison(id TEXT PRIMARY KEY);
+        CREATE TRIGGER IF NOT EXISTS seen_poison BEFORE INSERT ON seen
+        WHEN EXISTS (SELECT 1 FROM poison WHERE id = NEW.id) BEGIN SELECT raise(ABORT, 'poisoned'); END;
+        -- @apply
+        INSERT INTO seen(id) VALUES(:id);
+        """
+
     /// `jobs/<name>.sql` for each job, an empty `journal.jsonl`, and `p.db` (not created yet).
     public init(label: String = "projector-e2e", jobs: [String: String]) throws {
         dir = TemporaryDirectory(label)
