@@ -1,5 +1,4 @@
 import ProjectorCore
-import SQLiteStore
 
 /// An accepted event of a batch: where its line sits in the arena and what the scanner found.
 struct BatchEvent {
@@ -44,6 +43,23 @@ final class Batch {
     }
 
     var isEmpty: Bool { end == start }
+
+    /// The `index`th event as a job's statements see it.
+    @inline(__always)
+    func eventLine(_ index: Int) -> EventLine {
+        let event = events[index]
+        return EventLine(position: event.position, fields: event.fields, base: line(event))
+    }
+
+    /// Adds an event's id (unescaped) to `ids`.
+    func appendID(of event: BatchEvent, span: ByteSpan, to ids: inout EventIDList) {
+        let base = line(event)
+        if span.escaped {
+            ids.append(JSONText.decodeString(base, span).utf8, position: event.position)
+        } else {
+            ids.append(UnsafeRawBufferPointer(start: base + span.start, count: span.count), position: event.position)
+        }
+    }
 
     /// The bytes of an event's line.
     @inline(__always)

@@ -1,3 +1,4 @@
+import ProjectorCore
 import SQLiteStore
 
 /// `projector failures list|retry|discard`: what failed, and the operator's two ways out.
@@ -81,22 +82,24 @@ public struct FailureAdmin {
     {
         do {
             var discarded: [Discarded] = []
-            try db.transaction { () throws(SQLiteError) in
-                let matching = try db.rows(
-                    """
-                    SELECT job, key, state, attempts, first_position, last_position, error FROM projector_failures
-                    WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 = 0 OR state = 'dead')
-                    ORDER BY job, first_position
-                    """, [SQLValue(job), SQLValue(key), SQLValue(onlyDead ? 1 : 0)])
-                let store = RunnerStore(db: db)
+            let store = RunnerStore(db: db)
+            try store.transaction { () throws(StoreError) in
+                let matching = try store.sqlite { () throws(SQLiteError) in
+                    try db.rows(
+                        """
+                        SELECT job, key, state, attempts, first_position, last_position, error FROM projector_failures
+                        WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 = 0 OR state = 'dead')
+                        ORDER BY job, first_position
+                        """, [SQLValue(job), SQLValue(key), SQLValue(onlyDead ? 1 : 0)])
+                }
                 for row in matching {
                     let (job, key) = (row[0].string ?? "", row[1].string ?? "")
                     discarded.append(
                         Discarded(
                             job: job, key: key, state: row[2].string ?? "", attempts: row[3].int ?? 0,
                             firstPosition: row[4].int ?? 0, lastPosition: row[5].int ?? 0, error: row[6].string ?? "",
-                            droppedPositions: try store.heldEvents(job: job, key: key).map(\.position)))
-                    if !dryRun { try store.clearFailure(job: job, key: key) }
+                            droppedPositions: try store.heldEvents(of: FailureKey(job: job, key: key)).map(\.position)))
+                    if !dryRun { try store.clearFailure(FailureKey(job: job, key: key)) }
                 }
             }
             return discarded

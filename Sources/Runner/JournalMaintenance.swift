@@ -99,7 +99,7 @@ public enum JournalMaintenance {
         }
         var needed = journal.end
         do {
-            guard ProjectionRun.exists(options.databasePath) else { return [] }
+            guard FileSystem.exists(options.databasePath) else { return [] }
             var databaseOptions = Database.Options()
             databaseOptions.readOnly = true
             let db = try Database(path: options.databasePath, options: databaseOptions)

@@ -66,12 +66,13 @@ public struct Rebuild {
             Self.remove(scratch)
             throw .historyPruned(job: job, start: start)
         }
-        if ProjectionRun.exists(scratch) {
+        if FileSystem.exists(scratch) {
             let stale: Bool
-            do {
-                let db = try Database(path: scratch)
-                let rows = try db.rows("SELECT fingerprint FROM projector_checkpoints WHERE job = ?", [.text(job)])
-                stale = !(rows.isEmpty || definition.matchesFingerprint(rows[0][0].string ?? ""))
+            do throws(StoreError) {
+                stale =
+                    try RunnerStore.scratchFingerprint(at: scratch, job: job).map {
+                        !definition.matchesFingerprint($0)
+                    } ?? false
             } catch {
                 stale = true
             }
@@ -84,10 +85,10 @@ public struct Rebuild {
         }
         var scratchOptions = options
         scratchOptions.databasePath = scratch
-        if ProjectionRun.exists(options.databasePath) {
+        if FileSystem.exists(options.databasePath) {
             // Other jobs' tables stay readable during the build (a first rebuild has none yet).
-            do throws(SQLiteError) {
-                _ = try Database(path: options.databasePath).rows("SELECT count(*) FROM sqlite_master")
+            do throws(StoreError) {
+                try RunnerStore.checkReadable(options.databasePath)
             } catch {
                 throw RunError.opening(error, what: "the database", path: options.databasePath)
             }
@@ -117,67 +118,29 @@ public struct Rebuild {
             job: job, events: build.jobs.first?.events ?? 0, keys: build.jobs.first?.executions ?? 0, position: 0,
             tables: [], seconds: 0)
         let definition = try JobLoader.load(directory: options.jobsDirectory)[job]
-        do throws(SQLiteError) {
-            let db = try Database(path: options.databasePath)
-            let store = RunnerStore(db: db)
-            try store.createSchema()
-            try store.createOutboxSchema()
-            try db.run("ATTACH DATABASE ? AS projector_rebuild", [.text(scratch)])
-            let objects = try db.rows(
-                """
-                SELECT type, name, tbl_name, sql FROM projector_rebuild.sqlite_master
-                WHERE sql IS NOT NULL AND name NOT LIKE 'projector\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-                ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END
-                """)
-            let tables = objects.filter { $0[0].string == "table" }.compactMap { $0[1].string }
-            report.tables = tables
-            try db.execute("BEGIN IMMEDIATE")
-            do throws(SQLiteError) {
-                for table in tables {
-                    try db.execute("DROP TABLE IF EXISTS main.\(Self.quote(table))")
-                }
-                for object in objects {
-                    guard let sql = object[3].string else { continue }
-                    try db.execute(sql)
-                    if object[0].string == "table", let table = object[1].string {
-                        try db.execute(
-                            "INSERT INTO main.\(Self.quote(table)) SELECT * FROM projector_rebuild.\(Self.quote(table))"
-                        )
-                    }
-                }
-                for table in [
-                    "projector_checkpoints", "projector_failures", "projector_held_events", "projector_failure_waits",
-                ] {
-                    try db.run("DELETE FROM main.\(table) WHERE job = ?", [.text(job)])
-                    try db.run(
-                        "INSERT INTO main.\(table) SELECT * FROM projector_rebuild.\(table) WHERE job = ?", [.text(job)]
-                    )
-                }
-                report.position =
-                    try db.rows("SELECT position FROM main.projector_checkpoints WHERE job = ?", [.text(job)]).first?
-                    .first?.int ?? 0
+        let store = try StoreOpening.open(options, for: .write)
+        let clock = clock
+        let endpoints = definition.map { definition in options.endpoints.filter { $0.wants(definition) } } ?? []
+        do throws(StoreError) {
+            try store.transaction { () throws(StoreError) in try store.createSchema() }
+            let swapped = try store.swapIn(job: job, scratchPath: scratch) { (position) throws(StoreError) in
+                guard !endpoints.isEmpty else { return }
                 let now = clock.now()
-                if let definition {
-                    let disabled = try store.disabledEndpoints()
-                    let body = Notification(
-                        job: job, runID: 0, fromPosition: 0, toPosition: report.position,
-                        events: build.jobs.first?.events ?? 0,
-                        keys: [], keysTotal: report.keys, failures: build.failures, truncated: report.keys > 0,
-                        timestamp: now, type: "projection.rebuilt"
-                    ).body
-                    let id = ProjectionRun.messageID()
-                    for endpoint in options.endpoints where endpoint.wants(definition) {
-                        try store.enqueue(
-                            messageID: id, endpoint: endpoint.name, job: job, runID: 0, body: body, now: now,
-                            state: disabled.contains(endpoint.name) ? "disabled" : "pending")
-                    }
+                let disabled = try store.disabledEndpoints()
+                let body = Notification(
+                    job: job, runID: 0, fromPosition: 0, toPosition: position, events: build.jobs.first?.events ?? 0,
+                    keys: [], keysTotal: report.keys, failures: build.failures, truncated: report.keys > 0,
+                    timestamp: now, type: "projection.rebuilt"
+                ).body
+                let id = Notification.newID()
+                for endpoint in endpoints {
+                    try store.enqueue(
+                        messageID: id, endpoint: endpoint.name, job: job, runID: 0, body: body, now: now,
+                        state: disabled.contains(endpoint.name) ? .disabled : .pending)
                 }
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
-            try db.execute("DETACH DATABASE projector_rebuild")
+            report.tables = swapped.tables
+            report.position = swapped.position
             if options.deliverWebhooks && !options.endpoints.isEmpty {
                 _ = try WebhookDispatcher(store: store, endpoints: options.endpoints, clock: clock, logger: logger)
                     .deliverDue(budget: options.webhookBudget)
@@ -188,8 +151,6 @@ public struct Rebuild {
         Self.remove(scratch)
         return report
     }
-
-    static func quote(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
     static func remove(_ path: String) {
         for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: path + suffix) }

@@ -1,3 +1,4 @@
+public import ProjectorCore
 public import SQLiteStore
 
 #if canImport(Glibc)
@@ -7,11 +8,11 @@ public import SQLiteStore
 extension RunError {
     /// Turns a failure to open or attach a database into what happened: a file that is not a
     /// database, or a file or directory projector cannot write, naming the path and what to do.
-    public static func opening(_ error: SQLiteError, what: String, path: String) -> RunError {
-        switch error.code {
-        case .notadb:
+    public static func opening(_ error: StoreError, what: String, path: String) -> RunError {
+        switch error.kind {
+        case .notADatabase:
             return .notADatabase(what: what, path: path)
-        case .perm, .readonly, .ioerr, .cantopen:
+        case .cannotWrite, .other:
             if let reason = writeProblem(databasePath: path) {
                 return .notWritable(what: what, path: path, reason: reason)
             }
@@ -21,11 +22,24 @@ extension RunError {
         }
     }
 
+    /// A SQLite error met outside the store's own calls.
+    public static func from(_ error: SQLiteError) -> RunError { from(error.storeError) }
+
+    /// An error of an untyped call into the store.
+    public static func from(_ error: any Error) -> RunError {
+        switch error {
+        case let error as RunError: return error
+        case let error as StoreError: return from(error)
+        case let error as SQLiteError: return from(error.storeError)
+        default: return .database(StoreError(kind: .other, message: "\(error)", code: "", description: "\(error)"))
+        }
+    }
+
     /// Why the database at `path` cannot be written, or nil when nothing is wrong with its
     /// permissions: SQLite writes the file, creates `-wal` and `-shm` beside it, and projector keeps
     /// its lock file there too (the lock itself is checked when it is taken).
     public static func writeProblem(databasePath path: String) -> String? {
-        let directory = ProjectionRun.directory(of: path)
+        let directory = FileSystem.directory(of: path)
         if access(directory, W_OK) != 0 {
             let code = errno
             if code == EROFS { return readOnlyFileSystem(directory) }
@@ -34,7 +48,7 @@ extension RunError {
                 + "the -wal and -shm files beside the database and projector its lock file, so the user running "
                 + "projector needs write access to the directory"
         }
-        for file in [path, path + "-wal", path + "-shm"] where ProjectionRun.exists(file) {
+        for file in [path, path + "-wal", path + "-shm"] where FileSystem.exists(file) {
             if access(file, W_OK) != 0 {
                 let code = errno
                 if code == EROFS { return readOnlyFileSystem(directory) }

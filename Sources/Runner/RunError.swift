@@ -1,6 +1,5 @@
 public import Journal
 public import ProjectorCore
-public import SQLiteStore
 
 #if canImport(Glibc)
     import Glibc
@@ -15,7 +14,7 @@ public enum RunError: Error, CustomStringConvertible {
     /// The lock file could not be created or locked; `errno` is the system's reason.
     case lockFailed(path: String, errno: Int32)
     /// The database stayed locked past the busy timeout.
-    case databaseBusy(SQLiteError)
+    case databaseBusy(StoreError)
     /// A path that must exist does not.
     case missingPath(what: String, path: String)
     /// A path exists but cannot be read, e.g. for lack of permission.
@@ -41,16 +40,16 @@ public enum RunError: Error, CustomStringConvertible {
     /// A rebuild was stopped (SIGINT/SIGTERM) before it finished; the live read model is untouched.
     case interrupted(job: String, position: Int)
     /// A key's SQL failed in a recovery command, which changed nothing.
-    case keyFailed(job: String, key: String, position: Int?, cause: SQLiteError)
+    case keyFailed(job: String, key: String, position: Int?, cause: StoreError)
     /// The journal is unreadable or no longer matches a checkpoint.
     case journal(JournalError)
     /// A parked key's held event can no longer be read back from the journal: its bytes are gone
     /// (a segment deleted by hand) or are no longer an event (rewritten under the runner).
     case heldEventLost(job: String, key: String, position: Int, reason: String)
     /// The disk (or a quota) is full; the transaction was rolled back.
-    case diskFull(SQLiteError)
-    /// A SQLite error outside any one key (I/O error, corruption).
-    case database(SQLiteError)
+    case diskFull(StoreError)
+    /// A store error outside any one key (I/O error, corruption, a lost connection).
+    case database(StoreError)
 
     public var description: String {
         switch self {
@@ -109,10 +108,12 @@ public enum RunError: Error, CustomStringConvertible {
         }
     }
 
-    /// Wraps a SQLite error, telling a busy database and a full disk apart from other failures.
-    public static func from(_ error: SQLiteError) -> RunError {
-        if error.isBusy { return .databaseBusy(error) }
-        if error.isDiskFull { return .diskFull(error) }
-        return .database(error)
+    /// Wraps a store error, telling a busy database and a full disk apart from other failures.
+    public static func from(_ error: StoreError) -> RunError {
+        switch error.kind {
+        case .busy: return .databaseBusy(error)
+        case .diskFull: return .diskFull(error)
+        default: return .database(error)
+        }
     }
 }

@@ -39,7 +39,7 @@ public final class RunLock {
                 throw .missingPath(what: "the directory of the lock file", path: path)
             }
             if code == EACCES || code == EPERM || code == EROFS {
-                let directory = ProjectionRun.directory(of: path)
+                let directory = FileSystem.directory(of: path)
                 throw .notWritable(
                     what: "the lock file", path: path,
                     reason: code == EROFS

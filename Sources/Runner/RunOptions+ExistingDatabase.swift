@@ -3,14 +3,14 @@ extension RunOptions {
     /// the database must exist. They never create an empty one, and a wrong path is 66 for all
     /// of them, whether the file or its directory is missing.
     public func requireExistingDatabase() throws(RunError) {
-        if ProjectionRun.exists(databasePath) {
+        if FileSystem.exists(databasePath) {
             guard Self.looksLikeSQLite(databasePath) else {
                 throw .notADatabase(what: "the database", path: databasePath)
             }
             return
         }
-        let directory = ProjectionRun.directory(of: databasePath)
-        guard ProjectionRun.exists(directory) else {
+        let directory = FileSystem.directory(of: databasePath)
+        guard FileSystem.exists(directory) else {
             throw .missingPath(what: "the database's directory", path: directory)
         }
         throw .missingPath(what: "the database (no run has created it here)", path: databasePath)

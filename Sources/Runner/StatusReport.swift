@@ -112,7 +112,7 @@ public struct StatusReport: Codable, Sendable {
         var checkpoints: [String: Checkpoint] = [:]
         var failures: [String: Failures] = [:]
         var rejectsPerJob: [String: Int] = [:]
-        if ProjectionRun.exists(options.databasePath) {
+        if FileSystem.exists(options.databasePath) {
             do {
                 var databaseOptions = Database.Options()
                 databaseOptions.readOnly = true

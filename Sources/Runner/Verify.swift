@@ -77,11 +77,11 @@ public struct Verify {
             for attachment in options.attachments {
                 try scratch.run(
                     "ATTACH DATABASE ? AS \"\(attachment.name)\"",
-                    [.text("file:" + ProjectionRun.uriEscape(attachment.path) + "?mode=ro")])
+                    [.text("file:" + RunnerStore.uriEscape(attachment.path) + "?mode=ro")])
             }
             try scratch.run(
                 "ATTACH DATABASE ? AS projector_live",
-                [.text("file:" + ProjectionRun.uriEscape(options.databasePath) + "?mode=ro")])
+                [.text("file:" + RunnerStore.uriEscape(options.databasePath) + "?mode=ro")])
         } catch {
             throw RunError.from(error)
         }
@@ -94,13 +94,13 @@ public struct Verify {
         }
         do throws(SQLiteError) {
             let tables = try Self.tables(scratch, schema: "main")
-            var keys = try compiled.allKeys()
+            var keys = try compiled.keyList()
             keys.shuffle()
             keys = Array(keys.prefix(count))
             report.checkedKeys = keys.count
             var drift: [String: Drift] = [:]
             for key in keys {
-                for table in tables { try scratch.execute("DELETE FROM main.\(Rebuild.quote(table))") }
+                for table in tables { try scratch.execute("DELETE FROM main.\(RunnerStore.quote(table))") }
                 try EventBinder.refresh(compiled.body, key: key)
                 var keyDrifted = false
                 for table in tables {
@@ -147,7 +147,7 @@ public struct Verify {
     static func compare(
         _ db: Database, table: String, scratch: String, live: String = "main", bothWays: Bool
     ) throws(SQLiteError) -> Drift {
-        let t = Rebuild.quote(table)
+        let t = RunnerStore.quote(table)
         func rows(_ a: String, _ b: String) throws(SQLiteError) -> (Int, [String]) {
             let sql = "SELECT * FROM \(a).\(t) EXCEPT SELECT * FROM \(b).\(t)"
             let count = try db.rows("SELECT count(*) FROM (\(sql))").first?.first?.int ?? 0

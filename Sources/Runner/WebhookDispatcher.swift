@@ -1,12 +1,11 @@
 public import Logging
-import ProjectorCore
-public import SQLiteStore
+public import ProjectorCore
 public import Webhooks
 
 /// Delivers the outbox's due notifications after commit, concurrently, within a time budget,
 /// and records every outcome (SPEC §5). A consumer that is down never fails the run.
 public struct WebhookDispatcher {
-    let store: RunnerStore
+    let store: any ProjectionStore
     let endpoints: [String: WebhookEndpoint]
     /// Configured endpoints whose secret this command did not read: their rows wait, quietly.
     let unsigned: Set<String>
@@ -15,7 +14,7 @@ public struct WebhookDispatcher {
     let transport: CurlTransport
 
     public init(
-        store: RunnerStore, endpoints: [WebhookEndpoint], clock: any WallClock, logger: Logger,
+        store: any ProjectionStore, endpoints: [WebhookEndpoint], clock: any WallClock, logger: Logger,
         transport: CurlTransport = CurlTransport()
     ) {
         self.store = store
@@ -29,7 +28,7 @@ public struct WebhookDispatcher {
     }
 
     /// Attempts every due notification once.
-    public func deliverDue(budget: Double, limit: Int = 1000) throws(SQLiteError) -> DeliveryReport {
+    public func deliverDue(budget: Double, limit: Int = 1000) throws(StoreError) -> DeliveryReport {
         var report = DeliveryReport()
         let started = Monotonic.now()
         let due = try store.dueDeliveries(now: clock.now(), limit: limit).filter { row in
@@ -47,15 +46,16 @@ public struct WebhookDispatcher {
         }
         let results = transport.perform(requests, budget: budget)
         let now = clock.now()
-        try store.db.transaction { () throws(SQLiteError) in
+        try store.transaction { () throws(StoreError) in
             var disabled: Set<String> = []
             for (row, result) in zip(due, results) {
                 guard let endpoint = endpoints[row.endpoint] else { continue }
                 if result.failure == .budgetExhausted {
                     report.cutShort += 1
                     try store.recordAttempt(
-                        id: row.id, state: "pending", attempts: row.attempts, now: now, nextAttemptAt: now,
-                        status: nil, error: HTTPResult.Failure.budgetExhausted.description)
+                        DeliveryAttempt(
+                            id: row.id, state: .pending, attempts: row.attempts, at: now, nextAttemptAt: now,
+                            status: nil, error: HTTPResult.Failure.budgetExhausted.description))
                     continue
                 }
                 if disabled.contains(row.endpoint) { continue }
@@ -71,13 +71,15 @@ public struct WebhookDispatcher {
                 case .delivered:
                     report.delivered += 1
                     try store.recordAttempt(
-                        id: row.id, state: "delivered", attempts: attempts, now: now, nextAttemptAt: now,
-                        status: result.status, error: nil)
+                        DeliveryAttempt(
+                            id: row.id, state: .delivered, attempts: attempts, at: now, nextAttemptAt: now,
+                            status: result.status, error: nil))
                 case .retry(let after):
                     report.retrying += 1
                     try store.recordAttempt(
-                        id: row.id, state: "pending", attempts: attempts, now: now, nextAttemptAt: now + after,
-                        status: result.status, error: error)
+                        DeliveryAttempt(
+                            id: row.id, state: .pending, attempts: attempts, at: now, nextAttemptAt: now + after,
+                            status: result.status, error: error))
                     logger.notice(
                         "webhook delivery failed; will retry",
                         metadata: [
@@ -87,8 +89,9 @@ public struct WebhookDispatcher {
                 case .dead(let reason):
                     report.dead += 1
                     try store.recordAttempt(
-                        id: row.id, state: "dead", attempts: attempts, now: now, nextAttemptAt: now,
-                        status: result.status, error: reason + (error.map { " (\($0))" } ?? ""))
+                        DeliveryAttempt(
+                            id: row.id, state: .dead, attempts: attempts, at: now, nextAttemptAt: now,
+                            status: result.status, error: reason + (error.map { " (\($0))" } ?? "")))
                     logger.error(
                         "webhook notification is dead",
                         metadata: ["endpoint": "\(row.endpoint)", "id": "\(row.messageID)", "reason": "\(reason)"])
@@ -96,8 +99,9 @@ public struct WebhookDispatcher {
                     report.disabled += 1
                     disabled.insert(row.endpoint)
                     try store.recordAttempt(
-                        id: row.id, state: "disabled", attempts: attempts, now: now, nextAttemptAt: now,
-                        status: result.status, error: "410 Gone: endpoint disabled")
+                        DeliveryAttempt(
+                            id: row.id, state: .disabled, attempts: attempts, at: now, nextAttemptAt: now,
+                            status: result.status, error: "410 Gone: endpoint disabled"))
                     try store.disableEndpoint(row.endpoint, reason: "410 Gone", now: now)
                     logger.error(
                         "webhook endpoint answered 410 Gone and is disabled until `projector webhooks retry`",

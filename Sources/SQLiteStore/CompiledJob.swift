@@ -163,8 +163,36 @@ public final class CompiledJob {
         return line
     }
 
+}
+
+extension CompiledJob: CompiledJobStatements {
+    public func refresh(key: String) throws(StoreError) {
+        do throws(SQLiteError) {
+            try EventBinder.refresh(body, key: key)
+        } catch {
+            throw error.storeError
+        }
+    }
+
+    public func apply(_ event: EventLine, key: String) throws(StoreError) {
+        do throws(SQLiteError) {
+            try EventBinder.apply(body, fields: event.fields, line: event.base, position: event.position, key: key)
+        } catch {
+            throw error.storeError
+        }
+    }
+
     /// Every key the `@keys` query lists.
-    public func allKeys() throws(SQLiteError) -> [String] {
+    public func allKeys() throws(StoreError) -> [String] {
+        do throws(SQLiteError) {
+            return try keyList()
+        } catch {
+            throw error.storeError
+        }
+    }
+
+    /// Every key the `@keys` query lists.
+    public func keyList() throws(SQLiteError) -> [String] {
         guard let keys else { return [] }
         var result: [String] = []
         while try keys.step() {

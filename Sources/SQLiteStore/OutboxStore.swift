@@ -53,9 +53,11 @@ extension RunnerStore {
     /// the events it matched, the keys it refreshed or applied and its failures. Every key is kept
     /// (once), so `keysTotal` counts distinct keys however many batches touched them; the body
     /// lists the first `Notification.keysCap`.
-    public func accumulate(
-        job: String, from: Int, to: Int, events: Int, keys: [String], failures: Int
-    ) throws(SQLiteError) {
+    public func accumulate(_ work: JobWork) throws(StoreError) {
+        try sqlite { () throws(SQLiteError) in try add(work) }
+    }
+
+    private func add(_ work: JobWork) throws(SQLiteError) {
         let state = try cached(
             """
             INSERT INTO projector_notification_state(job, from_position, to_position, events, keys_total, failures)
@@ -63,24 +65,24 @@ extension RunnerStore {
             ON CONFLICT(job) DO UPDATE SET to_position = ?3, events = events + ?4, failures = failures + ?5
             """
         )
-        try state.bind(text: job, at: 1)
-        try state.bind(int: from, at: 2)
-        try state.bind(int: to, at: 3)
-        try state.bind(int: events, at: 4)
-        try state.bind(int: failures, at: 5)
+        try state.bind(text: work.job, at: 1)
+        try state.bind(int: work.from, at: 2)
+        try state.bind(int: work.to, at: 3)
+        try state.bind(int: work.events, at: 4)
+        try state.bind(int: work.failures, at: 5)
         try state.run()
-        guard !keys.isEmpty else { return }
+        guard !work.keys.isEmpty else { return }
         let insert = try cached("INSERT OR IGNORE INTO projector_notification_keys(job, key) VALUES(?, ?)")
         var added = 0
-        for key in keys {
-            try insert.bind(text: job, at: 1)
+        for key in work.keys {
+            try insert.bind(text: work.job, at: 1)
             try insert.bind(text: key, at: 2)
             try insert.run()
             added += db.changes
         }
         let total = try cached("UPDATE projector_notification_state SET keys_total = keys_total + ? WHERE job = ?")
         try total.bind(int: added, at: 1)
-        try total.bind(text: job, at: 2)
+        try total.bind(text: work.job, at: 2)
         try total.run()
     }
 
@@ -90,6 +92,15 @@ extension RunnerStore {
     /// endpoints of a job; `messageID()` makes an id and `body` serializes a notification (once: every
     /// endpoint's row stores the same bytes).
     public func emitNotifications(
+        runID: Int, now: Double, endpoints: (String) -> [String], disabled: Set<String>, messageID: () -> String,
+        body: (Notification) -> [UInt8]
+    ) throws(StoreError) -> Int {
+        try sqlite { () throws(SQLiteError) in
+            try emit(runID: runID, now: now, endpoints: endpoints, disabled: disabled, messageID: messageID, body: body)
+        }
+    }
+
+    private func emit(
         runID: Int, now: Double, endpoints: (String) -> [String], disabled: Set<String>, messageID: () -> String,
         body: (Notification) -> [UInt8]
     ) throws(SQLiteError) -> Int {
@@ -115,9 +126,9 @@ extension RunnerStore {
             let id = messageID()
             let bytes = body(notification)
             for endpoint in endpoints(job) {
-                try enqueue(
+                try insertOutboxRow(
                     messageID: id, endpoint: endpoint, job: job, runID: runID, body: bytes, now: now,
-                    state: disabled.contains(endpoint) ? "disabled" : "pending"
+                    state: disabled.contains(endpoint) ? .disabled : .pending
                 )
                 written += 1
             }
@@ -129,7 +140,17 @@ extension RunnerStore {
 
     public func enqueue(
         messageID: String, endpoint: String, job: String, runID: Int, body: [UInt8], now: Double,
-        state: String = "pending"
+        state: OutboxState = .pending
+    ) throws(StoreError) {
+        try sqlite { () throws(SQLiteError) in
+            try insertOutboxRow(
+                messageID: messageID, endpoint: endpoint, job: job, runID: runID, body: body, now: now, state: state)
+        }
+    }
+
+    private func insertOutboxRow(
+        messageID: String, endpoint: String, job: String, runID: Int, body: [UInt8], now: Double,
+        state: OutboxState
     ) throws(SQLiteError) {
         try db.run(
             """
@@ -138,16 +159,19 @@ extension RunnerStore {
             VALUES(?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .text(messageID), .text(endpoint), .text(job), SQLValue(runID), .blob(body), .text(state), .real(now),
+                .text(messageID), .text(endpoint), .text(job), SQLValue(runID), .blob(body), .text(state.rawValue),
+                .real(now),
                 .real(now),
             ]
         )
     }
 
     /// Notifications due for an attempt, oldest first.
-    public func dueDeliveries(now: Double, limit: Int) throws(SQLiteError) -> [OutboxRow] {
-        try outboxRows(
-            "WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?", [.real(now), SQLValue(limit)])
+    public func dueDeliveries(now: Double, limit: Int) throws(StoreError) -> [OutboxRow] {
+        try sqlite { () throws(SQLiteError) in
+            try outboxRows(
+                "WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?", [.real(now), SQLValue(limit)])
+        }
     }
 
     public func outboxRows(_ filter: String, _ arguments: [SQLValue] = []) throws(SQLiteError) -> [OutboxRow] {
@@ -166,7 +190,8 @@ extension RunnerStore {
             }
             return OutboxRow(
                 id: row[0].int ?? 0, messageID: row[1].string ?? "", endpoint: row[2].string ?? "",
-                job: row[3].string ?? "", runID: row[4].int, body: body, state: row[6].string ?? "",
+                job: row[3].string ?? "", runID: row[4].int, body: body,
+                state: OutboxState(rawValue: row[6].string ?? "") ?? .pending,
                 attempts: row[7].int ?? 0, createdAt: row[8].double ?? 0, nextAttemptAt: row[9].double ?? 0,
                 lastStatus: row[10].int, lastError: row[11].string, deliveredAt: row[12].double
             )
@@ -174,25 +199,30 @@ extension RunnerStore {
     }
 
     /// Records the outcome of one attempt.
-    public func recordAttempt(
-        id: Int, state: String, attempts: Int, now: Double, nextAttemptAt: Double, status: Int?, error: String?
-    ) throws(SQLiteError) {
-        try db.run(
-            """
-            UPDATE projector_webhook_outbox SET state = ?, attempts = ?, last_attempt_at = ?, next_attempt_at = ?,
-                last_status = ?, last_error = ?, delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
-            WHERE id = ?
-            """,
-            [
-                .text(state), SQLValue(attempts), .real(now), .real(nextAttemptAt),
-                status.map { SQLValue($0) } ?? .null,
-                SQLValue(error), .text(state), .real(now), SQLValue(id),
-            ]
-        )
+    public func recordAttempt(_ attempt: DeliveryAttempt) throws(StoreError) {
+        try sqlite { () throws(SQLiteError) in
+            try db.run(
+                """
+                UPDATE projector_webhook_outbox SET state = ?, attempts = ?, last_attempt_at = ?, next_attempt_at = ?,
+                    last_status = ?, last_error = ?,
+                    delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
+                WHERE id = ?
+                """,
+                [
+                    .text(attempt.state.rawValue), SQLValue(attempt.attempts), .real(attempt.at),
+                    .real(attempt.nextAttemptAt), attempt.status.map { SQLValue($0) } ?? .null, SQLValue(attempt.error),
+                    .text(attempt.state.rawValue), .real(attempt.at), SQLValue(attempt.id),
+                ]
+            )
+        }
     }
 
     /// Marks an endpoint disabled (after a 410) and parks its pending notifications as disabled.
-    public func disableEndpoint(_ name: String, reason: String, now: Double) throws(SQLiteError) {
+    public func disableEndpoint(_ name: String, reason: String, now: Double) throws(StoreError) {
+        try sqlite { () throws(SQLiteError) in try disable(name, reason: reason, now: now) }
+    }
+
+    private func disable(_ name: String, reason: String, now: Double) throws(SQLiteError) {
         try db.run(
             """
             INSERT INTO projector_webhook_endpoints(name, disabled_at, reason) VALUES(?1, ?2, ?3)
@@ -204,11 +234,11 @@ extension RunnerStore {
             [.text(name)])
     }
 
-    public func disabledEndpoints() throws(SQLiteError) -> Set<String> {
-        Set(
-            try db.rows("SELECT name FROM projector_webhook_endpoints WHERE disabled_at IS NOT NULL").compactMap {
-                $0[0].string
-            })
+    public func disabledEndpoints() throws(StoreError) -> Set<String> {
+        let rows = try sqlite { () throws(SQLiteError) in
+            try db.rows("SELECT name FROM projector_webhook_endpoints WHERE disabled_at IS NOT NULL")
+        }
+        return Set(rows.compactMap { $0[0].string })
     }
 
     /// Makes notifications pending again now (with a fresh attempt count) and re-enables their endpoints.
@@ -230,21 +260,4 @@ extension RunnerStore {
         }
         return counts
     }
-}
-
-/// One notification to one endpoint.
-public struct OutboxRow: Sendable, Equatable, Codable {
-    public var id: Int
-    public var messageID: String
-    public var endpoint: String
-    public var job: String
-    public var runID: Int?
-    public var body: [UInt8]
-    public var state: String
-    public var attempts: Int
-    public var createdAt: Double
-    public var nextAttemptAt: Double
-    public var lastStatus: Int?
-    public var lastError: String?
-    public var deliveredAt: Double?
 }

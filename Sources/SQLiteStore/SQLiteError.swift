@@ -1,3 +1,5 @@
+public import ProjectorCore
+
 /// An error reported by SQLite, in the shape of GRDB's `DatabaseError`: the result code, SQLite's
 /// message and the statement's SQL (never its bound arguments).
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
@@ -36,5 +38,21 @@ extension Substring {
         while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
         while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }
         return s
+    }
+}
+
+extension SQLiteError {
+    /// The failure as the runner's store reports it, classified by its result code.
+    public var storeError: StoreError {
+        let kind: StoreError.Kind
+        switch code {
+        case .error, .toobig, .constraint, .mismatch, .range: kind = .statement
+        case .busy, .locked: kind = .busy
+        case .full: kind = .diskFull
+        case .notadb: kind = .notADatabase
+        case .perm, .readonly, .cantopen: kind = .cannotWrite
+        default: kind = .other
+        }
+        return StoreError(kind: kind, message: message, code: "SQLite error \(code.rawValue)", description: description)
     }
 }

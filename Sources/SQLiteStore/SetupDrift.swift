@@ -6,15 +6,7 @@ public import ProjectorCore
 /// constraint from it leaves the old one in the database, where it keeps failing keys however
 /// often they are retried. Comparing with a scratch run of `@setup` names such leftovers.
 public enum SetupDrift {
-    /// One object of the job's tables that differs from what `@setup` creates.
-    public struct Finding: Sendable, Equatable, CustomStringConvertible {
-        public var job: String
-        public var file: String
-        public var line: Int
-        public var message: String
-
-        public var description: String { "\(file):\(line): warning: \(message)" }
-    }
+    public typealias Finding = SetupDriftFinding
 
     /// The differences for one job; none when `@setup` cannot run on its own (it refers to an
     /// attached database) or the job's tables do not exist yet.

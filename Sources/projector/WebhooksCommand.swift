@@ -47,9 +47,9 @@ struct WebhooksCommand: ParsableCommand {
             var table = [["id", "message", "endpoint", "job", "state", "attempts", "last", "next attempt"]]
             for row in rows {
                 table.append([
-                    String(row.id), row.messageID, row.endpoint, row.job, row.state, String(row.attempts),
+                    String(row.id), row.messageID, row.endpoint, row.job, row.state.rawValue, String(row.attempts),
                     row.lastStatus.map { "HTTP \($0)" } ?? (row.lastError ?? "-"),
-                    row.state == "pending" ? Output.time(row.nextAttemptAt) : "-",
+                    row.state == .pending ? Output.time(row.nextAttemptAt) : "-",
                 ])
             }
             print(Output.table(table))
@@ -76,7 +76,7 @@ struct WebhooksCommand: ParsableCommand {
             messageID = row.messageID
             endpoint = row.endpoint
             job = row.job
-            state = row.state
+            state = row.state.rawValue
             attempts = row.attempts
             createdAt = row.createdAt
             nextAttemptAt = row.nextAttemptAt

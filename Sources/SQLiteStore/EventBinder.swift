@@ -1,13 +1,12 @@
 public import ProjectorCore
-public import SQLiteStore
 
 /// Binds an event's fields to a job statement's named parameters and runs it.
 ///
 /// Plain strings and the `data`/`metadata` JSON are bound straight from the line's bytes
 /// (`SQLITE_STATIC`), so the hot path copies nothing; only escaped strings are decoded.
-public enum EventBinder {
+package enum EventBinder {
     /// Runs every statement of an apply job for one event.
-    public static func apply(
+    package static func apply(
         _ statements: [BoundStatement], fields: EventFields, line: UnsafeRawPointer, position: Int, key: String
     ) throws(SQLiteError) {
         for bound in statements {
@@ -43,7 +42,7 @@ public enum EventBinder {
     }
 
     /// Runs every statement of a refresh job for one key.
-    public static func refresh(_ statements: [BoundStatement], key: String) throws(SQLiteError) {
+    package static func refresh(_ statements: [BoundStatement], key: String) throws(SQLiteError) {
         for bound in statements {
             let index = bound.index(.key)
             if index != 0 { try bindKey(key, bound.statement, index) }
@@ -54,22 +53,11 @@ public enum EventBinder {
     /// Keys that are canonical integers are bound as integers, so they meet INTEGER keys in indexes.
     @inline(__always)
     static func bindKey(_ key: String, _ statement: Statement, _ index: Int32) throws(SQLiteError) {
-        if let value = canonicalInteger(key) {
+        if let value = KeyOrder.canonicalInteger(key) {
             try statement.bind(int: value, at: index)
         } else {
             try statement.bind(text: key, at: index)
         }
-    }
-
-    /// The integer `text` spells in canonical form (no sign but `-`, no leading zero), if any.
-    static func canonicalInteger(_ text: String) -> Int? {
-        let utf8 = text.utf8
-        guard let first = utf8.first, utf8.count <= 18 else { return nil }
-        let digits = first == UInt8(ascii: "-") ? utf8.dropFirst() : utf8[...]
-        guard let lead = digits.first, lead >= UInt8(ascii: "0"), lead <= UInt8(ascii: "9") else { return nil }
-        if lead == UInt8(ascii: "0") && (digits.count > 1 || first == UInt8(ascii: "-")) { return nil }
-        guard digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
-        return Int(text)
     }
 
     @inline(__always)
@@ -100,17 +88,5 @@ public enum EventBinder {
         let start = kind == .string ? span.start - 1 : span.start
         let end = kind == .string ? span.end + 1 : span.end
         try statement.bind(borrowedText: UnsafeRawBufferPointer(start: line + start, count: end - start), at: index)
-    }
-
-    /// Sorts keys so integer keys come in numeric order (page-cache locality for their rows).
-    static func sorted(_ keys: some Sequence<String>) -> [String] {
-        keys.map { (canonicalInteger($0), $0) }.sorted { a, b in
-            switch (a.0, b.0) {
-            case (let x?, let y?): return x < y
-            case (nil, nil): return a.1 < b.1
-            case (_?, nil): return true
-            case (nil, _?): return false
-            }
-        }.map(\.1)
     }
 }

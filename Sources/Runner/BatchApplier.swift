@@ -1,0 +1,197 @@
+import Journal
+import Logging
+import ProjectorCore
+
+/// Applies one batch in one transaction: its rejects, de-duplication, every job's keys and every
+/// job's checkpoint, so that a batch is committed whole or not at all (SPEC §4).
+struct BatchApplier {
+    let session: Session
+    private var jobs: [JobState] { session.jobs }
+    private var execution: KeyExecution { KeyExecution(store: session.store, ledger: session.ledger) }
+
+    init(session: Session) {
+        self.session = session
+    }
+
+    func apply(_ batch: Batch) throws(RunError) {
+        let started = Monotonic.now()
+        let anchor = try session.journalCall { () throws(JournalError) in try session.journal.anchor(at: batch.end) }
+        var work = 0.0
+        var grouping = 0.0
+        try session.transaction { () throws(StoreError) in
+            let begun = Monotonic.now()
+            grouping = try process(batch, anchor: anchor)
+            work = Monotonic.now() - begun
+        }
+        let elapsed = Monotonic.now() - started
+        session.report.timings.group += grouping
+        session.report.timings.sql += work - grouping
+        session.report.timings.commit += elapsed - work
+        session.report.batches += 1
+        session.report.events += batch.events.count
+        session.logger.debug(
+            "batch committed",
+            metadata: ["events": "\(batch.events.count)", "to": "\(batch.end)", "ms": "\(Int(elapsed * 1000))"])
+    }
+
+    /// Everything a batch writes, inside its transaction. Returns the seconds spent grouping.
+    private func process(_ batch: Batch, anchor: CursorAnchor) throws(StoreError) -> Double {
+        try recordRejects(batch)
+        let active = jobs.indices.filter { jobs[$0].position < batch.end }
+        let duplicates = try findDuplicates(batch, active: active)
+        var groupStart = Monotonic.now()
+        var perJob = [[Int]](repeating: [], count: jobs.count)
+        for (index, keyed) in batch.keyed.enumerated() { perJob[Int(keyed.job)].append(index) }
+        var grouping = Monotonic.now() - groupStart
+        var taint = Taint()
+        let now = session.clock.now()
+        for job in active {
+            let state = jobs[job]
+            let position = state.position
+            let failuresBefore = state.report.failures
+            let duplicatesBefore = state.report.duplicates
+            groupStart = Monotonic.now()
+            let mine = perJob[job].filter { batch.events[Int(batch.keyed[$0].event)].position >= position }
+            var worked: [String] = []
+            switch state.definition.mode {
+            case .refresh:
+                let keys = refreshKeys(of: state, mine, batch: batch, taint: taint)
+                grouping += Monotonic.now() - groupStart
+                worked = try refresh(state, keys)
+            case .apply:
+                let groups = applyGroups(of: state, mine, batch: batch, duplicates: duplicates)
+                grouping += Monotonic.now() - groupStart
+                for key in groups.keys
+                where try execution.apply(state, key: key, events: groups.events[key] ?? [], batch: batch, taint: taint)
+                {
+                    worked.append(key)
+                }
+            }
+            if !session.ledger.isEmpty, jobs.contains(where: { $0.upstreams.contains(state.name) }) {
+                taint.mark(state, indices: mine, batch: batch, ledger: session.ledger)
+            }
+            // Counted: the events this job matched (not every line read), and the keys it did work for.
+            let matched = Self.distinctEvents(mine, in: batch)
+            state.report.events += matched
+            try session.store.saveCheckpoint(
+                job: state.name, anchor: anchor, fingerprint: state.checkpointFingerprint,
+                eventsAdded: matched - (state.report.duplicates - duplicatesBefore), now: now)
+            if let work = state.work(
+                from: max(position, batch.start), to: batch.end, events: matched, keys: worked,
+                failures: state.report.failures - failuresBefore)
+            {
+                try session.store.accumulate(work)
+            }
+            state.position = batch.end
+            state.report.toPosition = batch.end
+        }
+        return grouping
+    }
+
+    /// A reject is reported once: a line re-read for a new or lagging job was counted before.
+    private func recordRejects(_ batch: Batch) throws(StoreError) {
+        let jobRejects = batch.jobRejects.filter { $0.reject.position >= jobs[$0.job].position }
+        let all = batch.rejects + jobRejects.map(\.reject)
+        guard !all.isEmpty else { return }
+        let new = try session.store.recordRejects(all, runID: session.runID, now: session.clock.now())
+        for (index, reject) in all.enumerated() where new[index] {
+            session.report.rejects += 1
+            if index < batch.rejects.count {
+                session.logger.warning(
+                    "line rejected", metadata: ["position": "\(reject.position)", "reason": "\(reject.reason)"])
+            } else {
+                jobs[jobRejects[index - batch.rejects.count].job].report.rejects += 1
+                session.logger.warning(
+                    "event rejected by job", metadata: ["position": "\(reject.position)", "reason": "\(reject.reason)"])
+            }
+        }
+    }
+
+    /// A refresh job's keys in the batch, each with the positions of its first and last event and
+    /// the upstream failures it waits for.
+    private struct RefreshKey {
+        var key: String
+        var first: Int
+        var last: Int
+        var waits: Set<FailureKey>
+    }
+
+    private func refreshKeys(of state: JobState, _ mine: [Int], batch: Batch, taint: Taint) -> [RefreshKey] {
+        var keys: [String: RefreshKey] = [:]
+        for index in mine {
+            let keyed = batch.keyed[index]
+            let position = batch.events[Int(keyed.event)].position
+            let waits = taint.isEmpty ? [] : taint.waits(of: state, event: keyed.event)
+            if var entry = keys[keyed.key] {
+                entry.last = position
+                entry.waits.formUnion(waits)
+                keys[keyed.key] = entry
+            } else {
+                keys[keyed.key] = RefreshKey(key: keyed.key, first: position, last: position, waits: Set(waits))
+            }
+        }
+        return KeyOrder.sorted(keys.keys).compactMap { keys[$0] }
+    }
+
+    /// Refreshes each key once; a key waiting for an upstream failure waits on. Returns the keys refreshed.
+    private func refresh(_ state: JobState, _ keys: [RefreshKey]) throws(StoreError) -> [String] {
+        var worked: [String] = []
+        for entry in keys {
+            let open =
+                session.ledger.isEmpty ? [] : session.ledger.openWaits(state, key: entry.key, new: entry.waits)
+            if !open.isEmpty {
+                try session.ledger.recordWait(state, key: entry.key, first: entry.first, last: entry.last, waits: open)
+                continue
+            }
+            if try execution.refresh(state, key: entry.key, firstPosition: entry.first, lastPosition: entry.last) {
+                worked.append(entry.key)
+            }
+        }
+        return worked
+    }
+
+    /// An apply job's events in the batch grouped by key (keys in order), duplicates left out.
+    private func applyGroups(
+        of state: JobState, _ mine: [Int], batch: Batch, duplicates: Set<Int32>
+    ) -> (keys: [String], events: [String: [Int32]]) {
+        var groups: [String: [Int32]] = [:]
+        for index in mine {
+            let keyed = batch.keyed[index]
+            if duplicates.contains(keyed.event) {
+                state.report.duplicates += 1
+                continue
+            }
+            groups[keyed.key, default: []].append(keyed.event)
+        }
+        return (KeyOrder.sorted(groups.keys), groups)
+    }
+
+    /// Events whose `id` appeared at an earlier position: apply jobs skip them (SPEC §3).
+    private func findDuplicates(_ batch: Batch, active: [Int]) throws(StoreError) -> Set<Int32> {
+        let applyPositions = active.filter { jobs[$0].definition.mode == .apply }.map { jobs[$0].position }
+        guard let lowest = applyPositions.min() else { return [] }
+        var ids = EventIDList()
+        var indices: [Int32] = []
+        for (index, event) in batch.events.enumerated() where event.position >= lowest {
+            guard let span = event.fields.id, event.fields.idKind != .null else { continue }
+            batch.appendID(of: event, span: span, to: &ids)
+            indices.append(Int32(index))
+        }
+        let first = try session.store.firstPositions(of: ids)
+        var duplicates: Set<Int32> = []
+        for (k, index) in indices.enumerated() where first[k] < ids.positions[k] { duplicates.insert(index) }
+        return duplicates
+    }
+
+    /// How many events the keyed entries `indices` (in batch order) come from: an event keyed
+    /// twice for one job counts once.
+    static func distinctEvents(_ indices: [Int], in batch: Batch) -> Int {
+        var count = 0
+        var last: Int32 = -1
+        for index in indices where batch.keyed[index].event != last {
+            count += 1
+            last = batch.keyed[index].event
+        }
+        return count
+    }
+}
