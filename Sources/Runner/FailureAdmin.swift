@@ -1,17 +1,11 @@
 import ProjectorCore
-import SQLiteStore
 
 /// `projector failures list|retry|discard`: what failed, and the operator's two ways out.
 public struct FailureAdmin {
-    let db: Database
+    let store: any OperatorStore
 
     public init(databasePath: String) throws(RunError) {
-        do {
-            db = try Database(path: databasePath)
-            try RunnerStore(db: db).createSchema()
-        } catch {
-            throw RunError.from(error)
-        }
+        store = try Stores.administered(path: databasePath)
     }
 
     public struct Listing: Codable, Sendable {
@@ -28,37 +22,29 @@ public struct FailureAdmin {
         public var heldEvents: Int
     }
 
+    /// Open failures, by job then first failed position. A state that is none of retrying, parked
+    /// or dead matches nothing.
     public func list(job: String? = nil, state: String? = nil) throws(RunError) -> [Listing] {
-        do {
-            return try db.rows(
-                """
-                SELECT f.job, f.key, f.state, f.mode, f.attempts, f.first_position, f.last_position, f.error,
-                    f.last_failed_at, f.next_attempt_at,
-                    (SELECT count(*) FROM projector_held_events h WHERE h.job = f.job AND h.key = f.key)
-                FROM projector_failures f
-                WHERE (?1 IS NULL OR f.job = ?1) AND (?2 IS NULL OR f.state = ?2)
-                ORDER BY f.job, f.first_position
-                """, [SQLValue(job), SQLValue(state)]
-            ).map { row in
-                Listing(
-                    job: row[0].string ?? "", key: row[1].string ?? "", state: row[2].string ?? "",
-                    mode: row[3].string ?? "", attempts: row[4].int ?? 0, firstPosition: row[5].int ?? 0,
-                    lastPosition: row[6].int ?? 0, error: row[7].string ?? "", lastFailedAt: row[8].double ?? 0,
-                    nextAttemptAt: row[9].double ?? 0, heldEvents: row[10].int ?? 0)
-            }
-        } catch {
-            throw RunError.from(error)
+        var filter = FailureFilter(job: job)
+        if let state {
+            guard let known = FailureState(rawValue: state) else { return [] }
+            filter.state = known
+        }
+        return try call { () throws(StoreError) in try store.failures(matching: filter) }.map { listing in
+            let failure = listing.failure
+            return Listing(
+                job: failure.job, key: failure.key, state: failure.state.rawValue, mode: listing.mode.rawValue,
+                attempts: failure.attempts, firstPosition: failure.firstPosition, lastPosition: failure.lastPosition,
+                error: failure.error, lastFailedAt: listing.lastFailedAt, nextAttemptAt: failure.nextAttemptAt,
+                heldEvents: listing.heldEvents)
         }
     }
 
     /// Makes failures due now with a fresh attempt count: the next run tries them again.
     public func retry(job: String?, key: String?, now: Double) throws(RunError) -> Int {
-        try update(
-            """
-            UPDATE projector_failures SET attempts = 0, next_attempt_at = ?3,
-                state = CASE mode WHEN 'apply' THEN 'parked' ELSE 'retrying' END
-            WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2)
-            """, [SQLValue(job), SQLValue(key), .real(now)])
+        try call { () throws(StoreError) in
+            try store.retryFailures(matching: FailureFilter(job: job, key: key), now: now)
+        }
     }
 
     /// A failure that `discard` forgot (or, in a dry run, would forget).
@@ -80,40 +66,31 @@ public struct FailureAdmin {
     public func discard(job: String?, key: String?, onlyDead: Bool, dryRun: Bool = false) throws(RunError)
         -> [Discarded]
     {
-        do {
-            var discarded: [Discarded] = []
-            let store = RunnerStore(db: db)
+        let filter = FailureFilter(job: job, key: key, state: onlyDead ? .dead : nil)
+        return try call { () throws(StoreError) in
             try store.transaction { () throws(StoreError) in
-                let matching = try store.sqlite { () throws(SQLiteError) in
-                    try db.rows(
-                        """
-                        SELECT job, key, state, attempts, first_position, last_position, error FROM projector_failures
-                        WHERE (?1 IS NULL OR job = ?1) AND (?2 IS NULL OR key = ?2) AND (?3 = 0 OR state = 'dead')
-                        ORDER BY job, first_position
-                        """, [SQLValue(job), SQLValue(key), SQLValue(onlyDead ? 1 : 0)])
-                }
-                for row in matching {
-                    let (job, key) = (row[0].string ?? "", row[1].string ?? "")
+                var discarded: [Discarded] = []
+                for listing in try store.failures(matching: filter) {
+                    let failure = listing.failure
+                    let key = FailureKey(job: failure.job, key: failure.key)
                     discarded.append(
                         Discarded(
-                            job: job, key: key, state: row[2].string ?? "", attempts: row[3].int ?? 0,
-                            firstPosition: row[4].int ?? 0, lastPosition: row[5].int ?? 0, error: row[6].string ?? "",
-                            droppedPositions: try store.heldEvents(of: FailureKey(job: job, key: key)).map(\.position)))
-                    if !dryRun { try store.clearFailure(FailureKey(job: job, key: key)) }
+                            job: failure.job, key: failure.key, state: failure.state.rawValue,
+                            attempts: failure.attempts, firstPosition: failure.firstPosition,
+                            lastPosition: failure.lastPosition, error: failure.error,
+                            droppedPositions: try store.heldEvents(of: key).map(\.position)))
+                    if !dryRun { try store.clearFailure(key) }
                 }
+                return discarded
             }
-            return discarded
-        } catch {
-            throw RunError.from(error)
         }
     }
 
-    private func update(_ sql: String, _ arguments: [SQLValue]) throws(RunError) -> Int {
-        do {
-            try db.run(sql, arguments)
-            return db.changes
+    private func call<T>(_ body: () throws(StoreError) -> T) throws(RunError) -> T {
+        do throws(StoreError) {
+            return try body()
         } catch {
-            throw RunError.from(error)
+            throw .from(error)
         }
     }
 }

@@ -2,7 +2,6 @@ import Foundation
 public import Journal
 public import Logging
 public import ProjectorCore
-import SQLiteStore
 
 /// `projector journal check` and `projector journal prune`.
 public enum JournalMaintenance {
@@ -98,12 +97,11 @@ public enum JournalMaintenance {
                 "prune works on a directory of segments; \(options.journalPath) is a single file (rotate it by hand)")
         }
         var needed = journal.end
-        do {
-            guard FileSystem.exists(options.databasePath) else { return [] }
-            var databaseOptions = Database.Options()
-            databaseOptions.readOnly = true
-            let db = try Database(path: options.databasePath, options: databaseOptions)
-            let checkpoints = try RunnerStore(db: db).checkpoints()
+        guard FileSystem.exists(options.databasePath) else { return [] }
+        let store = try Stores.open(
+            path: options.databasePath, readOnly: true, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+        do throws(StoreError) {
+            let checkpoints = try store.checkpoints()
             for job in catalog.jobs {
                 if let checkpoint = checkpoints[job.name] {
                     needed = min(needed, checkpoint.anchor.start)
@@ -111,11 +109,11 @@ public enum JournalMaintenance {
                     needed = journal.start
                 }
             }
-            if let held = try db.rows("SELECT min(position) FROM projector_held_events").first?.first?.int {
+            if let held = try store.oldestHeldEventPosition() {
                 needed = min(needed, held)
             }
         } catch {
-            throw RunError.from(error)
+            throw .from(error)
         }
         let removable = journal.segments.dropLast().filter { $0.end <= needed }
         if !dryRun {

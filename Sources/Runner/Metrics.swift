@@ -1,5 +1,5 @@
 import Foundation
-import SQLiteStore
+import ProjectorCore
 
 #if canImport(Glibc)
     import Glibc
@@ -11,61 +11,43 @@ public enum Metrics {
     /// Adds a finished run to the persistent counters (call after the run's work committed).
     public static func record(_ report: RunReport, exitCode: Int32, databasePath: String, now: Double) throws(RunError)
     {
-        do {
-            let db = try Database(path: databasePath)
-            try db.execute(
-                """
-                CREATE TABLE IF NOT EXISTS projector_metrics(name TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '',
-                    value REAL NOT NULL, PRIMARY KEY(name, labels)) WITHOUT ROWID;
-                """)
-            func add(_ name: String, _ labels: String = "", _ value: Double) throws(SQLiteError) {
-                try db.run(
-                    """
-                    INSERT INTO projector_metrics(name, labels, value) VALUES(?1, ?2, ?3)
-                    ON CONFLICT(name, labels) DO UPDATE SET value = value + ?3
-                    """, [.text(name), .text(labels), .real(value)])
-            }
-            func set(_ name: String, _ value: Double) throws(SQLiteError) {
-                try db.run(
-                    """
-                    INSERT INTO projector_metrics(name, labels, value) VALUES(?1, '', ?2)
-                    ON CONFLICT(name, labels) DO UPDATE SET value = ?2
-                    """, [.text(name), .real(value)])
-            }
-            try db.transaction { () throws(SQLiteError) in
-                try add("projector_events_processed_total", "", Double(report.events))
-                try add("projector_rejects_total", "", Double(report.rejects))
-                try add("projector_failed_attempts_total", "", Double(report.failures))
-                try add("projector_runs_total", #"outcome="\#(report.outcome.isClean ? "ok" : "failures")""#, 1)
-                let d = report.deliveries
-                try add("projector_webhook_deliveries_total", #"result="delivered""#, Double(d.delivered))
-                try add("projector_webhook_deliveries_total", #"result="retry""#, Double(d.retrying))
-                try add("projector_webhook_deliveries_total", #"result="dead""#, Double(d.dead))
-                try add("projector_webhook_deliveries_total", #"result="disabled""#, Double(d.disabled))
-                try set("projector_last_run_duration_seconds", report.duration)
-                try set("projector_last_run_exit_code", Double(exitCode))
-                try set("projector_last_run_timestamp_seconds", now)
-                if report.outcome.isClean { try set("projector_last_success_timestamp_seconds", now) }
-            }
+        let d = report.deliveries
+        var setting = [
+            MetricSample("projector_last_run_duration_seconds", report.duration),
+            MetricSample("projector_last_run_exit_code", Double(exitCode)),
+            MetricSample("projector_last_run_timestamp_seconds", now),
+        ]
+        if report.outcome.isClean { setting.append(MetricSample("projector_last_success_timestamp_seconds", now)) }
+        let store = try Stores.open(path: databasePath)
+        do throws(StoreError) {
+            try store.updateMetrics(
+                adding: [
+                    MetricSample("projector_events_processed_total", Double(report.events)),
+                    MetricSample("projector_rejects_total", Double(report.rejects)),
+                    MetricSample("projector_failed_attempts_total", Double(report.failures)),
+                    MetricSample(
+                        "projector_runs_total", labels: #"outcome="\#(report.outcome.isClean ? "ok" : "failures")""#, 1),
+                    MetricSample(
+                        "projector_webhook_deliveries_total", labels: #"result="delivered""#, Double(d.delivered)),
+                    MetricSample("projector_webhook_deliveries_total", labels: #"result="retry""#, Double(d.retrying)),
+                    MetricSample("projector_webhook_deliveries_total", labels: #"result="dead""#, Double(d.dead)),
+                    MetricSample(
+                        "projector_webhook_deliveries_total", labels: #"result="disabled""#, Double(d.disabled)),
+                ],
+                setting: setting)
         } catch {
-            throw RunError.from(error)
+            throw .from(error)
         }
     }
 
     /// Renders the textfile: the stored counters plus gauges from the status.
     public static func render(databasePath: String, status: StatusReport) throws(RunError) -> String {
-        var stored: [(String, String, Double)] = []
-        do {
-            var options = Database.Options()
-            options.readOnly = true
-            let db = try Database(path: databasePath, options: options)
-            if try !db.rows("SELECT 1 FROM sqlite_master WHERE name = 'projector_metrics'").isEmpty {
-                stored = try db.rows("SELECT name, labels, value FROM projector_metrics ORDER BY name, labels").map {
-                    ($0[0].string ?? "", $0[1].string ?? "", $0[2].double ?? 0)
-                }
-            }
+        let store = try Stores.open(path: databasePath, readOnly: true)
+        let stored: [MetricSample]
+        do throws(StoreError) {
+            stored = try store.storedMetrics()
         } catch {
-            throw RunError.from(error)
+            throw .from(error)
         }
         var out = ""
         var described: Set<String> = []
@@ -87,8 +69,10 @@ public enum Metrics {
             "projector_last_run_timestamp_seconds": "When the last run ended.",
             "projector_last_success_timestamp_seconds": "When the last run that exited 0 ended.",
         ]
-        for (name, labels, value) in stored {
-            line(name, labels, value, type: name.hasSuffix("_total") ? "counter" : "gauge", help: help[name] ?? name)
+        for sample in stored {
+            line(
+                sample.name, sample.labels, sample.value, type: sample.name.hasSuffix("_total") ? "counter" : "gauge",
+                help: help[sample.name] ?? sample.name)
         }
         for job in status.jobs {
             line(

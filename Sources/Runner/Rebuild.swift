@@ -92,7 +92,7 @@ public struct Rebuild {
             } catch {
                 throw RunError.opening(error, what: "the database", path: options.databasePath)
             }
-            scratchOptions.attachments.append(Attachment(name: "projector_live", path: options.databasePath))
+            scratchOptions.attachments.append(Attachment(name: RunnerStore.liveSchema, path: options.databasePath))
         }
         scratchOptions.selectedJobs = [job]
         scratchOptions.includeUpstreamJobs = false

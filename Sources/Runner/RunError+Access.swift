@@ -1,5 +1,4 @@
 public import ProjectorCore
-public import SQLiteStore
 
 #if canImport(Glibc)
     import Glibc
@@ -19,19 +18,6 @@ extension RunError {
             return from(error)
         default:
             return from(error)
-        }
-    }
-
-    /// A SQLite error met outside the store's own calls.
-    public static func from(_ error: SQLiteError) -> RunError { from(error.storeError) }
-
-    /// An error of an untyped call into the store.
-    public static func from(_ error: any Error) -> RunError {
-        switch error {
-        case let error as RunError: return error
-        case let error as StoreError: return from(error)
-        case let error as SQLiteError: return from(error.storeError)
-        default: return .database(StoreError(kind: .other, message: "\(error)", code: "", description: "\(error)"))
         }
     }
 

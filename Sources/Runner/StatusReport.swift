@@ -1,6 +1,5 @@
 import Journal
 import ProjectorCore
-import SQLiteStore
 
 /// What `projector status` shows: per job its position and lag, whether its definition changed,
 /// its open failures and rejects, and the last run (SPEC §4, issue "status").
@@ -109,63 +108,30 @@ public struct StatusReport: Codable, Sendable {
                 files: files.map { File(path: $0.path, start: $0.start, end: $0.end) }, problem: journalProblem),
             jobs: [], rejects: 0, lastRun: nil
         )
-        var checkpoints: [String: Checkpoint] = [:]
-        var failures: [String: Failures] = [:]
-        var rejectsPerJob: [String: Int] = [:]
+        var stored = StoreStatus()
         if FileSystem.exists(options.databasePath) {
-            do {
-                var databaseOptions = Database.Options()
-                databaseOptions.readOnly = true
-                databaseOptions.busyTimeoutMilliseconds = options.busyTimeoutMilliseconds
-                let db = try Database(path: options.databasePath, options: databaseOptions)
-                let hasTables = try !db.rows("SELECT 1 FROM sqlite_master WHERE name = 'projector_checkpoints'").isEmpty
-                if hasTables {
-                    checkpoints = try RunnerStore(db: db).checkpoints()
-                    for row in try db.rows("SELECT job, state, count(*) FROM projector_failures GROUP BY job, state") {
-                        let job = row[0].string ?? ""
-                        let count = row[2].int ?? 0
-                        switch row[1].string {
-                        case "retrying": failures[job, default: Failures()].retrying = count
-                        case "parked": failures[job, default: Failures()].parked = count
-                        default: failures[job, default: Failures()].dead = count
-                        }
-                    }
-                    for row in try db.rows("SELECT job, count(*) FROM projector_held_events GROUP BY job") {
-                        failures[row[0].string ?? "", default: Failures()].held = row[1].int ?? 0
-                    }
-                    for row in try db.rows("SELECT job, count(*) FROM projector_rejects GROUP BY job") {
-                        rejectsPerJob[row[0].string ?? ""] = row[1].int ?? 0
-                    }
-                    report.rejects = rejectsPerJob.values.reduce(0, +)
-                    let store = RunnerStore(db: db)
-                    if try !db.rows("SELECT 1 FROM sqlite_master WHERE name = 'projector_webhook_outbox'").isEmpty {
-                        report.webhooks = try store.outboxCounts()
-                        report.disabledEndpoints = try store.disabledEndpoints().sorted()
-                    }
-                    if let row = try db.rows(
-                        """
-                        SELECT id, started_at, finished_at, events, rejects, failures, outcome, exit_code
-                        FROM projector_runs ORDER BY id DESC LIMIT 1
-                        """
-                    ).first {
-                        let started = row[1].double ?? 0
-                        let finished = row[2].double
-                        report.lastRun = LastRun(
-                            id: row[0].int ?? 0, startedAt: started, finishedAt: finished,
-                            duration: finished.map { $0 - started }, events: row[3].int ?? 0, rejects: row[4].int ?? 0,
-                            failures: row[5].int ?? 0,
-                            outcome: finished == nil ? "interrupted or running" : (row[6].string ?? ""),
-                            exitCode: row[7].int
-                        )
-                    }
-                }
+            let store = try Stores.open(
+                path: options.databasePath, readOnly: true,
+                busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+            do throws(StoreError) {
+                stored = try store.status() ?? StoreStatus()
             } catch {
-                throw RunError.from(error)
+                throw .from(error)
+            }
+            report.rejects = stored.rejects.values.reduce(0, +)
+            report.webhooks = Dictionary(uniqueKeysWithValues: stored.outbox.map { ($0.key.rawValue, $0.value) })
+            report.disabledEndpoints = stored.disabledEndpoints.sorted()
+            report.lastRun = stored.lastRun.map { run in
+                LastRun(
+                    id: run.id, startedAt: run.startedAt, finishedAt: run.finishedAt,
+                    duration: run.finishedAt.map { $0 - run.startedAt }, events: run.events, rejects: run.rejects,
+                    failures: run.failures, outcome: run.finishedAt == nil ? "interrupted or running" : run.outcome,
+                    exitCode: run.exitCode)
             }
         }
         var lagCache: [Int: Int] = [:]
         for job in catalog.jobs {
-            let checkpoint = checkpoints[job.name]
+            let checkpoint = stored.checkpoints[job.name]
             let position = checkpoint?.position ?? 0
             var problem: String?
             if let checkpoint, let journal {
@@ -190,10 +156,17 @@ public struct StatusReport: Codable, Sendable {
                     lagBytes: max(0, end - position), fingerprint: job.fingerprint,
                     fingerprintChanged: checkpoint.map { !job.matchesFingerprint($0.fingerprint) } ?? false,
                     eventsApplied: checkpoint?.eventsApplied ?? 0, updatedAt: checkpoint?.updatedAt,
-                    failures: failures[job.name] ?? Failures(), rejects: rejectsPerJob[job.name] ?? 0, problem: problem
+                    failures: Failures(stored.failures[job.name] ?? FailureCounts()),
+                    rejects: stored.rejects[job.name] ?? 0, problem: problem
                 )
             )
         }
         return report
+    }
+}
+
+extension StatusReport.Failures {
+    init(_ counts: FailureCounts) {
+        self.init(retrying: counts.retrying, parked: counts.parked, dead: counts.dead, held: counts.held)
     }
 }

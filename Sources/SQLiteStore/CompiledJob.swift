@@ -184,20 +184,15 @@ extension CompiledJob: CompiledJobStatements {
 
     /// Every key the `@keys` query lists.
     public func allKeys() throws(StoreError) -> [String] {
+        guard let keys else { return [] }
         do throws(SQLiteError) {
-            return try keyList()
+            var result: [String] = []
+            while try keys.step() {
+                if let key = keys.text(at: 0) { result.append(key) }
+            }
+            return result
         } catch {
             throw error.storeError
         }
-    }
-
-    /// Every key the `@keys` query lists.
-    public func keyList() throws(SQLiteError) -> [String] {
-        guard let keys else { return [] }
-        var result: [String] = []
-        while try keys.step() {
-            if let key = keys.text(at: 0) { result.append(key) }
-        }
-        return result
     }
 }

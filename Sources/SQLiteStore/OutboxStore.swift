@@ -4,7 +4,7 @@ public import ProjectorCore
 /// commit the work they report, turned into outbox rows in the run's last transaction, and
 /// delivered after commit.
 extension RunnerStore {
-    public func createOutboxSchema() throws(SQLiteError) {
+    func createOutboxSchema() throws(SQLiteError) {
         try db.execute(
             """
             CREATE TABLE IF NOT EXISTS projector_webhook_outbox(
@@ -174,7 +174,8 @@ extension RunnerStore {
         }
     }
 
-    public func outboxRows(_ filter: String, _ arguments: [SQLValue] = []) throws(SQLiteError) -> [OutboxRow] {
+    /// The rows a `WHERE … ORDER BY … LIMIT …` tail selects.
+    func outboxRows(_ filter: String, _ arguments: [SQLValue] = []) throws(SQLiteError) -> [OutboxRow] {
         try db.rows(
             """
             SELECT id, message_id, endpoint, job, run_id, body, state, attempts, created_at, next_attempt_at,
@@ -241,22 +242,15 @@ extension RunnerStore {
         return Set(rows.compactMap { $0[0].string })
     }
 
-    /// Makes notifications pending again now (with a fresh attempt count) and re-enables their endpoints.
-    public func requeue(_ filter: String, _ arguments: [SQLValue], now: Double) throws(SQLiteError) -> Int {
-        let rows = try outboxRows(filter, arguments)
-        for row in rows {
-            try db.run(
-                "UPDATE projector_webhook_outbox SET state = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ?",
-                [.real(now), SQLValue(row.id)])
-            try db.run("DELETE FROM projector_webhook_endpoints WHERE name = ?", [.text(row.endpoint)])
+    /// Notifications per state.
+    func outboxCounts() throws(StoreError) -> [OutboxState: Int] {
+        let rows = try sqlite { () throws(SQLiteError) in
+            try db.rows("SELECT state, count(*) FROM projector_webhook_outbox GROUP BY state")
         }
-        return rows.count
-    }
-
-    public func outboxCounts() throws(SQLiteError) -> [String: Int] {
-        var counts: [String: Int] = [:]
-        for row in try db.rows("SELECT state, count(*) FROM projector_webhook_outbox GROUP BY state") {
-            counts[row[0].string ?? ""] = row[1].int ?? 0
+        var counts: [OutboxState: Int] = [:]
+        for row in rows {
+            guard let state = row[0].string.flatMap(OutboxState.init(rawValue:)) else { continue }
+            counts[state] = row[1].int ?? 0
         }
         return counts
     }

@@ -44,6 +44,10 @@ extension RunnerStore {
         return RunnerStore(db: db)
     }
 
+    /// The name a scratch database (a rebuild's, `verify --sample`'s) attaches the live database
+    /// under, so that other jobs' tables stay readable there.
+    public static let liveSchema = "projector_live"
+
     /// A path as a `file:` URI's path: `?`, `#` and `%` escaped.
     public static func uriEscape(_ path: String) -> String {
         var out = ""

@@ -4,7 +4,7 @@ public import ProjectorCore
 /// (`projector_*`: checkpoints, runs, failures, held events, rejects, the event ids seen, the
 /// webhook outbox) next to the jobs' read models in one database file. Every write here happens
 /// inside the caller's transaction. SQLite's errors become `StoreError`s at this boundary.
-public final class RunnerStore: ProjectionStore {
+public final class RunnerStore: OperatorStore {
     public let db: Database
     private var cache: [String: Statement] = [:]
 
@@ -106,7 +106,7 @@ public final class RunnerStore: ProjectionStore {
 
     /// Runs SQLite calls, reporting their failure as the store's.
     @inline(__always)
-    public func sqlite<T>(_ body: () throws(SQLiteError) -> T) throws(StoreError) -> T {
+    func sqlite<T>(_ body: () throws(SQLiteError) -> T) throws(StoreError) -> T {
         do throws(SQLiteError) {
             return try body()
         } catch {

@@ -4,7 +4,6 @@ import Journal
 import Logging
 import QaHubDemo
 import Runner
-import SQLiteStore
 import Webhooks
 
 struct DemoCommand: ParsableCommand {
@@ -95,27 +94,26 @@ struct DemoCommand: ParsableCommand {
         for difference in differences { print("   " + difference.description) }
 
         print("\n== 5. Read model samples")
-        let db = try Database(path: options.databasePath)
-        try db.run("ATTACH DATABASE ? AS app", [.text(writeModel)])
+        let samples = try ReadModelSamples(databasePath: options.databasePath, writeModelPath: writeModel)
         print("   test_runs_view — most failed results:")
         print(
             indent(
                 try table(
-                    db,
+                    samples,
                     "SELECT id, project_id, status, total_results, passed, failed, pass_rate, mean_duration_ms FROM test_runs_view ORDER BY failed DESC, id LIMIT 5"
                 ), 5))
         print("   bug_budget_view — closest to exhaustion:")
         print(
             indent(
                 try table(
-                    db,
+                    samples,
                     "SELECT budget_id, project_id, max_failures, failures_used, remaining, exhausted FROM bug_budget_view ORDER BY remaining, budget_id LIMIT 5"
                 ), 5))
         print("   project_daily_quality — project 1:")
         print(
             indent(
                 try table(
-                    db,
+                    samples,
                     "SELECT day, runs_started, results, passed, failed, skipped, blocked FROM project_daily_quality WHERE project_id = 1 ORDER BY day LIMIT 7"
                 ), 5))
 
@@ -139,7 +137,7 @@ struct DemoCommand: ParsableCommand {
                 "   \(job.name): position \(job.position ?? 0), lag \(job.lagEvents) events, rejects \(job.rejects), open failures \(job.failures.open)"
             )
         }
-        print("   rejected lines: \(status.rejects) (see projector_rejects)")
+        print("   rejected lines: \(status.rejects) (per job in projector status)")
         let allEqual = differences.allSatisfy(\.isEqual) && allVerified
         print(
             "\ndemo finished in \(Output.seconds(Date().timeIntervalSince(started))): "
@@ -158,12 +156,7 @@ struct DemoCommand: ParsableCommand {
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { pad + $0 }.joined(separator: "\n")
     }
 
-    func table(_ db: Database, _ sql: String) throws -> String {
-        let statement = try db.prepare(sql)
-        var rows: [[String]] = [(0..<statement.columnCount).map { statement.columnName(at: $0) }]
-        while try statement.step() {
-            rows.append((0..<statement.columnCount).map { statement.value(at: $0).string ?? "NULL" })
-        }
-        return Output.table(rows)
+    func table(_ samples: ReadModelSamples, _ sql: String) throws -> String {
+        Output.table(try samples.rows(sql))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ProjectorCore
 import Runner
 
 struct RebuildCommand: ParsableCommand {

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import ProjectorCore
 import Runner
-import SQLiteStore
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

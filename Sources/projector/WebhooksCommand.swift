@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import ProjectorCore
 import Runner
-import SQLiteStore
 import Webhooks
 
 struct WebhooksCommand: ParsableCommand {
@@ -29,17 +28,9 @@ struct WebhooksCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
-            let rows: [OutboxRow]
-            do {
-                let db = try Database(path: options.databasePath)
-                let runner = RunnerStore(db: db)
-                try runner.createOutboxSchema()
-                rows = try runner.outboxRows(
-                    (state.map { _ in "WHERE state = ? " } ?? "") + "ORDER BY id DESC LIMIT ?",
-                    (state.map { [SQLValue.text($0)] } ?? []) + [SQLValue(limit)])
-            } catch {
-                throw RunError.from(error)
-            }
+            let filter = OutboxFilter(
+                states: state.flatMap(OutboxState.init(rawValue:)).map { [$0] }, limit: limit, order: .newestFirst)
+            let rows: [OutboxRow] = try WebhookAdmin(databasePath: options.databasePath).list(filter)
             if json {
                 print(try Output.json(rows.map(ListedNotification.init)))
                 return
@@ -108,29 +99,15 @@ struct WebhooksCommand: ParsableCommand {
             try store.requireExistingDatabase(options)
             lock.apply(to: &options)
             let logger = store.makeLogger()
-            do {
-                let lock = try RunLock(options: options, wait: true, logger: logger)
-                defer { withExtendedLifetime(lock) {} }
-                let db = try Database(path: options.databasePath)
-                let runner = RunnerStore(db: db)
-                try runner.createOutboxSchema()
-                let now = SystemClock().now()
-                let count: Int
-                if allDead {
-                    count = try runner.requeue("WHERE state IN ('dead', 'disabled')", [], now: now)
-                } else {
-                    let list = ids.map(String.init).joined(separator: ",")
-                    count = try runner.requeue("WHERE id IN (\(list))", [], now: now)
-                }
-                print("\(count) notification(s) pending again")
-                if deliver {
-                    let report = try WebhookDispatcher(
-                        store: runner, endpoints: options.endpoints, clock: SystemClock(), logger: logger
-                    ).deliverDue(budget: options.webhookBudget)
-                    print("delivered \(report.delivered), retrying \(report.retrying), dead \(report.dead)")
-                }
-            } catch let error as SQLiteError {
-                throw RunError.from(error)
+            let lock = try RunLock(options: options, wait: true, logger: logger)
+            defer { withExtendedLifetime(lock) {} }
+            let webhooks = try WebhookAdmin(databasePath: options.databasePath)
+            let count = try webhooks.retry(
+                allDead ? OutboxFilter(states: [.dead, .disabled]) : OutboxFilter(ids: ids), now: SystemClock().now())
+            print("\(count) notification(s) pending again")
+            if deliver {
+                let report = try webhooks.deliverDue(options: options, clock: SystemClock(), logger: logger)
+                print("delivered \(report.delivered), retrying \(report.retrying), dead \(report.dead)")
             }
         }
     }

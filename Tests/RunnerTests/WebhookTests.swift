@@ -180,7 +180,7 @@ func webhookFixture(
         #expect(try f.rows("SELECT state, attempts FROM projector_webhook_outbox") == [["dead", "3"]])
         f.clock.time += 1000
         #expect(try f.run().deliveries.attempted == 0)
-        let requeued = try RunnerStore(db: f.db()).requeue("WHERE state = 'dead'", [], now: f.clock.time)
+        let requeued = try RunnerStore(db: f.db()).requeue(matching: OutboxFilter(states: [.dead]), now: f.clock.time)
         #expect(requeued == 1)
         #expect(try f.run().deliveries.delivered == 1)
         #expect(receiver.received.count == 4)

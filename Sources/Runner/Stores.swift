@@ -1,0 +1,53 @@
+import ProjectorCore
+import SQLiteStore
+
+/// Opens the store an operator command works on (status, failures, webhooks, metrics, prune,
+/// verify): the database alone, without the jobs' attached databases. A run opens its own
+/// through `StoreOpening`.
+enum Stores {
+    /// The database at `path`; `readOnly` for the commands that only look.
+    static func open(
+        path: String, readOnly: Bool = false,
+        busyTimeoutMilliseconds: Int32 = Database.Options().busyTimeoutMilliseconds
+    ) throws(RunError) -> any OperatorStore {
+        var databaseOptions = Database.Options()
+        databaseOptions.readOnly = readOnly
+        databaseOptions.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        do throws(RunnerStore.OpenFailure) {
+            return try RunnerStore.open(path: path, options: databaseOptions)
+        } catch {
+            throw .from(error.error)
+        }
+    }
+
+    /// The database at `path`, with the runner's tables created when missing.
+    static func administered(path: String) throws(RunError) -> any OperatorStore {
+        let store = try open(path: path)
+        do throws(StoreError) {
+            try store.transaction { () throws(StoreError) in try store.createSchema() }
+        } catch {
+            throw .from(error)
+        }
+        return store
+    }
+
+    /// A scratch store for `verify --sample`: `job`'s tables empty, the live database and the
+    /// options' attached databases readable beside them.
+    static func keyRecomputation(_ job: JobDefinition, options: RunOptions) throws(RunError) -> any KeyRecomputation {
+        let db: Database
+        do throws(StoreError) {
+            db = try SampleScratch.open(
+                livePath: options.databasePath,
+                attachments: options.attachments.map {
+                    RunnerStore.Attached(name: $0.name, path: $0.path, readOnly: true)
+                })
+        } catch {
+            throw .from(error)
+        }
+        do throws(JobFileErrors) {
+            return try SampleScratch(job, in: db)
+        } catch {
+            throw .jobs(error)
+        }
+    }
+}
