@@ -60,7 +60,7 @@ public enum Metrics {
         }
         let help: [String: String] = [
             "projector_events_processed_total": "Events read and processed by runs.",
-            "projector_rejects_total": "Journal lines rejected (recorded in projector_rejects).",
+            "projector_rejects_total": "Journal lines rejected by runs.",
             "projector_failed_attempts_total": "Failed attempts of keys.",
             "projector_runs_total": "Runs by outcome.",
             "projector_webhook_deliveries_total": "Webhook delivery attempts by result.",

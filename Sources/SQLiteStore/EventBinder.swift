@@ -1,4 +1,4 @@
-public import ProjectorCore
+package import ProjectorCore
 
 /// Binds an event's fields to a job statement's named parameters and runs it.
 ///
