@@ -1,6 +1,5 @@
 import Journal
 public import ProjectorCore
-import SQLiteStore
 
 /// Reads lines from a cursor into a batch: scans each one, records rejects, routes events to
 /// jobs and extracts their keys.

@@ -143,4 +143,28 @@ import Webhooks
         #expect(missing.status == 78)
         #expect(missing.stderr.contains("QA_SECRET"))
     }
+
+    @Test func webhooksListFiltersByStateNewestFirstAndRetryRequeuesOnlyTheIdsGiven() throws {
+        // Given three notifications the consumer refused, two of them given up on
+        let w = try QaHubWorkspace.forWebhooks(events: 300) { _ in .respond(status: 500) }
+        _ = try w.projector(["run"])
+        try w.db().execute("UPDATE projector_webhook_outbox SET state = 'dead' WHERE id IN (1, 3)")
+        func listed(_ arguments: [String]) throws -> [(id: Int, state: String)] {
+            let outcome = try w.projector(["webhooks", "list", "--json"] + arguments)
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            let rows = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [[String: Any]] ?? []
+            return rows.map { (id: $0["id"] as? Int ?? 0, state: $0["state"] as? String ?? "") }
+        }
+        #expect(try listed(["--state", "dead"]).map(\.id) == [3, 1])
+        #expect(try listed(["--state", "dead", "--limit", "1"]).map(\.id) == [3])
+        #expect(try listed(["--state", "pending"]).map(\.id) == [2])
+
+        // When the operator retries one of them, and an id that is not in the outbox
+        let retry = try w.projector(["webhooks", "retry", "3", "99"])
+
+        // Then only that one is pending again
+        #expect(retry.status == 0, "\(retry.stderr)")
+        #expect(retry.stdout == "1 notification(s) pending again\n")
+        #expect(try listed([]).map { "\($0.id) \($0.state)" } == ["3 pending", "2 pending", "1 dead"])
+    }
 }
