@@ -2,7 +2,6 @@ import Foundation
 import Journal
 public import Logging
 import ProjectorCore
-import SQLiteStore
 import Webhooks
 
 /// `projector rebuild JOB` without downtime (SPEC §6): the job's read model is built from scratch
@@ -70,7 +69,7 @@ public struct Rebuild {
             let stale: Bool
             do throws(StoreError) {
                 stale =
-                    try RunnerStore.scratchFingerprint(at: scratch, job: job).map {
+                    try Stores.scratchFingerprint(at: scratch, job: job).map {
                         !definition.matchesFingerprint($0)
                     } ?? false
             } catch {
@@ -88,11 +87,11 @@ public struct Rebuild {
         if FileSystem.exists(options.databasePath) {
             // Other jobs' tables stay readable during the build (a first rebuild has none yet).
             do throws(StoreError) {
-                try RunnerStore.checkReadable(options.databasePath)
+                try Stores.checkReadable(options.databasePath)
             } catch {
                 throw RunError.opening(error, what: "the database", path: options.databasePath)
             }
-            scratchOptions.attachments.append(Attachment(name: RunnerStore.liveSchema, path: options.databasePath))
+            scratchOptions.attachments.append(Attachment(name: Stores.liveAttachmentName, path: options.databasePath))
         }
         scratchOptions.selectedJobs = [job]
         scratchOptions.includeUpstreamJobs = false

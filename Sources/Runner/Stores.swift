@@ -51,3 +51,20 @@ enum Stores {
         }
     }
 }
+
+/// A rebuild builds a job's read model in a scratch store of its own, then swaps it in. On
+/// SQLite the scratch store is a database file beside the live one, which it reads attached.
+extension Stores {
+    /// The fingerprint of `job`'s checkpoint in the scratch store at `path` (nil: none yet).
+    static func scratchFingerprint(at path: String, job: String) throws(StoreError) -> String? {
+        try RunnerStore.scratchFingerprint(at: path, job: job)
+    }
+
+    /// Reads the live store once, so that a file that is not a database is told apart.
+    static func checkReadable(_ path: String) throws(StoreError) {
+        try RunnerStore.checkReadable(path)
+    }
+
+    /// The name under which a scratch build reads the live store.
+    static var liveAttachmentName: String { RunnerStore.liveSchema }
+}
