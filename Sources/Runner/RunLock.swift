@@ -11,7 +11,7 @@ import ProjectorCore
 /// The holder writes its PID and the time it took the lock into the file, so a command that
 /// finds the lock taken can say who holds it ("held by PID 4242 since …") instead of waiting
 /// in silence; the file is emptied again before the lock is released.
-public final class RunLock {
+public final class RunLock: Sendable {
     private let fd: Int32
     public let path: String
 

@@ -3,7 +3,7 @@ import Journal
 import Runner
 
 @main
-struct Projector: ParsableCommand {
+struct Projector: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "projector",
         abstract: "Batch projection job runner for CQRS read models.",
@@ -26,10 +26,14 @@ struct Projector: ParsableCommand {
 
     /// Runs the command and maps what went wrong to its exit code, once for every command (SPEC
     /// §6): a `RunError` by what happened; the command line's own errors as argument-parser does.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
         } catch let error as RunError {
             exit(withError: ExitStatus.fail(error))
         } catch let error as JournalError {

@@ -1,13 +1,10 @@
 import ArgumentParser
 import Foundation
-import Journal
 import Logging
 import ProjectorCore
 import Runner
-import SQLiteStore
-import Webhooks
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Process the events appended since the last run.",
@@ -88,30 +85,45 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let logger = store.makeLogger()
         Signals.install()
-        let options = try runOptions()
-        ping("/start", "")
-        do {
-            if watch {
-                try watchLoop(options, logger)
-                ping("", "watch stopped")
-                return
-            }
-            let report = try runOnce(options, logger)
-            if json {
-                print(try Output.json(report))
-            } else {
-                print(Summary.text(report))
-            }
-            writeMetrics(report, options, logger)
-            ping(report.outcome.isClean ? "" : "/fail", Summary.text(report))
-            if !report.outcome.isClean { throw ExitCode(ExitStatus.code(for: report.outcome)) }
-        } catch let error as RunError {
-            ping("/fail", error.description)
-            throw error
+        let session = try runSession(logger)
+        if watch {
+            try await session.watch()
+            return
         }
+        let report = try session.once()
+        if !report.outcome.isClean { throw ExitCode(ExitStatus.code(for: report.outcome)) }
+    }
+
+    /// The run as flags ask for it, printing what it tells.
+    func runSession(_ logger: Logger) throws -> RunSession {
+        var options = try runOptions()
+        let progress = json ? nil : TerminalProgress.ifTerminal(logFormat: store.logFormat)
+        if let progress { options.progress = { progress.update($0) } }
+        let json = json
+        var session = RunSession(options: options, logger: logger, summary: { Summary.text($0) }) { event in
+            switch event {
+            case .rebuilt(let rebuilt):
+                print("rebuilt \(rebuilt.job) (definition changed) in \(Output.seconds(rebuilt.seconds))")
+            case .finished(let report) where json:
+                do {
+                    print(try Output.json(report))
+                } catch {
+                    FileHandle.standardError.write(Data("projector: cannot write the report as JSON: \(error)\n".utf8))
+                }
+            case .finished(let report):
+                print(Summary.text(report))
+            case .pingFailed(let failure):
+                FileHandle.standardError.write(Data("projector: healthcheck ping failed: \(failure)\n".utf8))
+            }
+        }
+        session.cycle.rebuildChanged = rebuildChanged
+        session.cycle.metrics = metricsFile.map { MetricsFile(path: $0) { ExitStatus.code(for: $0) } }
+        if let progress { session.cycle.ended = { progress.finish() } }
+        session.ping = pingURL.map { HealthcheckPing(url: $0) }
+        return session
     }
 
     func runOptions() throws -> RunOptions {
@@ -132,89 +144,5 @@ struct RunCommand: ParsableCommand {
         options.synchronous = synchronous.uppercased()
         options.shouldStop = { Signals.requested }
         return options
-    }
-
-    func runOnce(_ options: RunOptions, _ logger: Logger) throws(RunError) -> RunReport {
-        if rebuildChanged && !dryRun {
-            let changed = try StatusReport.load(options: options).jobs.filter {
-                $0.fingerprintChanged && (options.selectedJobs?.contains($0.name) ?? true)
-            }.map(\.name)
-            for rebuilt in try Rebuild(options: options, logger: logger).execute(jobs: changed) {
-                print("rebuilt \(rebuilt.job) (definition changed) in \(Output.seconds(rebuilt.seconds))")
-            }
-        }
-        var options = options
-        let progress = json ? nil : TerminalProgress.ifTerminal(logFormat: store.logFormat)
-        if let progress { options.progress = { progress.update($0) } }
-        defer { progress?.finish() }
-        return try ProjectionRun(options: options, logger: logger).execute()
-    }
-
-    /// `--watch`: holds the lock, runs whenever the journal grows (polled every 100 ms) and at
-    /// least every 5 s (due webhooks and retries), until SIGTERM/SIGINT.
-    func watchLoop(_ options: RunOptions, _ logger: Logger) throws {
-        let lock = try RunLock(options: options, logger: logger)
-        defer { withExtendedLifetime(lock) {} }
-        var options = options
-        options.lockHeld = true
-        logger.notice("watching the journal", metadata: ["journal": "\(options.journalPath)"])
-        while !Signals.requested {
-            let outcome: Result<RunReport, RunError>
-            do {
-                outcome = .success(try runOnce(options, logger))
-            } catch {
-                outcome = .failure(error)
-            }
-            guard case .success(let report) = outcome else {
-                if case .failure(let error) = outcome, case .databaseBusy = error {
-                    logger.warning("database busy; trying again", metadata: ["error": "\(error)"])
-                    usleep(500_000)
-                    continue
-                }
-                if case .failure(let error) = outcome { throw error }
-                continue
-            }
-            if report.events > 0 || report.rejects > 0 || report.deliveries.attempted > 0 {
-                if json { print(try Output.json(report)) } else { print(Summary.text(report)) }
-            }
-            writeMetrics(report, options, logger)
-            let size = journalSize(options.journalPath)
-            let started = Date()
-            while !Signals.requested && Date().timeIntervalSince(started) < 5
-                && journalSize(options.journalPath) == size
-            {
-                usleep(100_000)
-            }
-        }
-        logger.notice("stopped cleanly")
-    }
-
-    func journalSize(_ path: String) -> Int {
-        (try? Journal(path: path))?.end ?? -1
-    }
-
-    func writeMetrics(_ report: RunReport, _ options: RunOptions, _ logger: Logger) {
-        guard let metricsFile, !report.dryRun else { return }
-        do {
-            try Metrics.record(
-                report, exitCode: ExitStatus.code(for: report.outcome), databasePath: options.databasePath,
-                now: Date().timeIntervalSince1970
-            )
-            let status = try StatusReport.load(options: options)
-            try Metrics.write(try Metrics.render(databasePath: options.databasePath, status: status), to: metricsFile)
-        } catch {
-            logger.error("cannot write metrics", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Healthcheck pings never change the exit code.
-    func ping(_ suffix: String, _ body: String) {
-        guard let pingURL, !dryRun else { return }
-        let result = CurlTransport().perform(
-            [HTTPRequest(url: pingURL + suffix, headers: [], body: Array(body.utf8), timeout: 10, allowHTTP: true)],
-            budget: 11)
-        if let failure = result.first?.failure {
-            FileHandle.standardError.write(Data("projector: healthcheck ping failed: \(failure)\n".utf8))
-        }
     }
 }

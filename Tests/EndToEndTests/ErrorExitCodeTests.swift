@@ -39,18 +39,7 @@ import Testing
     /// lock (75), not a configuration error (78).
     @Test func anInterruptedRebuildIs75AndResumes() throws {
         // Given a job slow enough that the rebuild takes seconds
-        let w = try Workspace(
-            job: """
-                -- on: PING key: aggregateId
-                -- @setup
-                CREATE TABLE IF NOT EXISTS counts(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
-                -- @apply
-                INSERT INTO counts(key, n)
-                SELECT :key, 1 FROM (
-                    WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000)
-                    SELECT count(*) FROM c) WHERE true
-                ON CONFLICT(key) DO UPDATE SET n = n + 1;
-                """)
+        let w = try Workspace(job: Workspace.slowJob(countTo: 1000))
         try w.append(10_000)
         let scratch = w.dir.file("p.db.rebuild-count.db")
 

@@ -22,6 +22,21 @@ public final class Workspace: @unchecked Sendable {
         INSERT INTO counts(key, n) VALUES(:key, 1) ON CONFLICT(key) DO UPDATE SET n = n + 1;
         """
 
+    /// `job` made slow: each event first counts to `countTo` in SQL, so that a batch takes a while.
+    public static func slowJob(countTo: Int) -> String {
+        """
+        -- on: PING key: aggregateId
+        -- @setup
+        CREATE TABLE IF NOT EXISTS counts(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+        -- @apply
+        INSERT INTO counts(key, n)
+        SELECT :key, 1 FROM (
+            WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < \(countTo))
+            SELECT count(*) FROM c) WHERE true
+        ON CONFLICT(key) DO UPDATE SET n = n + 1;
+        """
+    }
+
     /// An apply job recording each event's id, whose event fails when its id is in `poison`.
     public static let poisonableApplyJob = """
         -- on: PING key: aggregateId

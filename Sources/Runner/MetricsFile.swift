@@ -1,0 +1,26 @@
+public import Logging
+
+/// `--metrics-file`: after each run, adds it to the stored counters and rewrites the Prometheus
+/// textfile. A failure is logged and never fails the run.
+public struct MetricsFile: Sendable {
+    public var path: String
+    /// The exit code a run's outcome maps to (the executable decides it).
+    public var exitCode: @Sendable (RunReport.Outcome) -> Int32
+
+    public init(path: String, exitCode: @escaping @Sendable (RunReport.Outcome) -> Int32) {
+        self.path = path
+        self.exitCode = exitCode
+    }
+
+    public func update(after report: RunReport, options: RunOptions, logger: Logger, clock: any WallClock) {
+        guard !report.dryRun else { return }
+        do throws(RunError) {
+            try Metrics.record(
+                report, exitCode: exitCode(report.outcome), databasePath: options.databasePath, now: clock.now())
+            let status = try StatusReport.load(options: options)
+            try Metrics.write(try Metrics.render(databasePath: options.databasePath, status: status), to: path)
+        } catch {
+            logger.error("cannot write metrics", metadata: ["error": "\(error)"])
+        }
+    }
+}
