@@ -5,7 +5,7 @@ public import Logging
 public struct RunCycle: Sendable {
     public var rebuildChanged = false
     public var metrics: MetricsFile?
-    /// Told of each job `--rebuild-changed` rebuilt (`RunSession` sets it).
+    /// Told of each job `--rebuild-changed` rebuilt (`RunInvocation` sets it).
     public var rebuilt: (@Sendable (Rebuild.Report) -> Void)?
     /// Called after each run, finished or not (the executable clears its progress bar).
     public var ended: (@Sendable () -> Void)?

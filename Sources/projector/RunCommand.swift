@@ -98,12 +98,12 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// The run as flags ask for it, printing what it tells.
-    func runSession(_ logger: Logger) throws -> RunSession {
+    func runSession(_ logger: Logger) throws -> RunInvocation {
         var options = try runOptions()
         let progress = json ? nil : TerminalProgress.ifTerminal(logFormat: store.logFormat)
         if let progress { options.progress = { progress.update($0) } }
         let json = json
-        var session = RunSession(options: options, logger: logger, summary: { Summary.text($0) }) { event in
+        var session = RunInvocation(options: options, logger: logger, summary: { Summary.text($0) }) { event in
             switch event {
             case .rebuilt(let rebuilt):
                 print("rebuilt \(rebuilt.job) (definition changed) in \(Output.seconds(rebuilt.seconds))")

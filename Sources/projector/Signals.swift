@@ -7,7 +7,7 @@ let stopRequested = Atomic<Int>(0)
 enum Signals {
     /// The first SIGTERM/SIGINT asks for a clean stop; a second SIGINT kills at once (the batch in
     /// flight then rolls back, which loses nothing either). Under `run --watch` the service group
-    /// traps both signals once it runs (`RunSession`); these handlers cover the start before that.
+    /// traps both signals once it runs (`RunInvocation`); these handlers cover the start before that.
     static func install() {
         // A parent may have started us with these signals blocked (posix_spawn keeps the mask).
         var set = sigset_t()

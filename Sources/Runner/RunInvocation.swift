@@ -4,7 +4,7 @@ import UnixSignals
 
 /// One `projector run`: a healthcheck ping when it starts, then one run or a watch under a
 /// service group, then a ping saying how it ended. What there is to show goes to `events`.
-public struct RunSession: Sendable {
+public struct RunInvocation: Sendable {
     public var options: RunOptions
     public var logger: Logger
     public var cycle = RunCycle()
