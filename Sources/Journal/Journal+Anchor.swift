@@ -8,7 +8,7 @@ extension Journal {
         guard let bytes = try read(from: start, to: position) else {
             throw .inconsistentSegments(path: path, detail: "cannot read bytes \(start)..<\(position)")
         }
-        let hash = bytes.withUnsafeBytes { Fingerprint.fnv1a($0) }
+        let hash = Fingerprint.fnv1a(bytes)
         return CursorAnchor(position: position, start: start, hash: hash, segment: Self.name(segment))
     }
 
@@ -38,7 +38,7 @@ extension Journal {
                 job: job, position: anchor.position, detail: "bytes \(anchor.start)..<\(anchor.position) are gone"
             )
         }
-        let hash = bytes.withUnsafeBytes { Fingerprint.fnv1a($0) }
+        let hash = Fingerprint.fnv1a(bytes)
         if hash != anchor.hash {
             throw .checkpointMismatch(
                 job: job, position: anchor.position,

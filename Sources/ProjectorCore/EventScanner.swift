@@ -13,33 +13,66 @@ public struct EventScanner: Sendable {
         self.maxDepth = maxDepth
     }
 
+    /// Scans one line (without its line ending): the accepted event, holding `line`, or why it is rejected.
+    public func scan(_ line: [UInt8]) -> Result<ScannedLine, RejectReason> {
+        scan(line[...])
+    }
+
+    /// Scans one line (without its line ending): the accepted event, holding `line`, or why it is rejected.
+    public func scan(_ line: ArraySlice<UInt8>) -> Result<ScannedLine, RejectReason> {
+        line.withUnsafeBytes { (raw) -> Result<ScannedLine, RejectReason> in
+            do throws(RejectReason) {
+                return .success(ScannedLine(line, fields: try fields(of: raw)))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// Scans bytes owned elsewhere: the accepted event is a view of `line`, valid only as long as
+    /// its bytes are (the runner scans the journal cursor's buffer this way, copying nothing).
+    package func scan(borrowing line: UnsafeRawBufferPointer) -> Result<ScannedLine, RejectReason> {
+        do throws(RejectReason) {
+            return .success(ScannedLine(borrowing: line, fields: try fields(of: line)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// Scans one line (without its line ending) and returns the event's fields or why it is rejected.
-    public func scan(_ line: UnsafeRawBufferPointer) -> Result<EventFields, RejectReason> {
-        guard let base = line.baseAddress, line.count > 0 else { return .failure(.emptyLine) }
+    package func scan(_ line: UnsafeRawBufferPointer) -> Result<EventFields, RejectReason> {
+        do throws(RejectReason) {
+            return .success(try fields(of: line))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The event's fields in one line (without its line ending), or why it is rejected. Inlined
+    /// into each entry point so the result is built in place.
+    @inline(__always)
+    func fields(of line: UnsafeRawBufferPointer) throws(RejectReason) -> EventFields {
+        guard let base = line.baseAddress, line.count > 0 else { throw .emptyLine }
         var state = ScanState(
             bytes: base.assumingMemoryBound(to: UInt8.self),
             count: line.count,
             maxDepth: maxDepth
         )
         var fields = EventFields()
-        do throws(RejectReason) {
-            state.skipWhitespace()
-            if state.index == state.count { return .failure(.emptyLine) }
-            if state.bytes[state.index] == UInt8(ascii: "{") {
-                try state.scanEventObject(into: &fields)
-            } else {
-                _ = try state.scanValue(depth: 0)
-                state.skipWhitespace()
-                if state.index != state.count { throw state.invalid("unexpected data after the JSON value") }
-                return .failure(.notAnObject)
-            }
+        state.skipWhitespace()
+        if state.index == state.count { throw .emptyLine }
+        if state.bytes[state.index] == UInt8(ascii: "{") {
+            try state.scanEventObject(into: &fields)
+        } else {
+            _ = try state.scanValue(depth: 0)
             state.skipWhitespace()
             if state.index != state.count { throw state.invalid("unexpected data after the JSON value") }
-        } catch {
-            return .failure(error)
+            throw .notAnObject
         }
-        if let reason = Self.checkRequired(fields) { return .failure(reason) }
-        return .success(fields)
+        state.skipWhitespace()
+        if state.index != state.count { throw state.invalid("unexpected data after the JSON value") }
+        if let reason = Self.checkRequired(fields) { throw reason }
+        return fields
     }
 
     /// Checks the presence and types of the fields the journal contract requires (SPEC §2).

@@ -3,13 +3,17 @@
 /// Not a cryptographic hash: it detects accidental change (an edited job file, a rewritten
 /// journal line), which is all these uses need, at a few bytes per nanosecond.
 public enum Fingerprint {
-    public static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    package static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01B3
         }
         return hash
+    }
+
+    public static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { fnv1a($0) }
     }
 
     public static func fnv1a(_ text: String) -> UInt64 {

@@ -49,24 +49,24 @@ public struct BatchBuilder {
     }
 
     private mutating func add(line: UnsafeRawBufferPointer, position: Int, length: Int, to batch: Batch) {
-        switch scanner.scan(line) {
+        switch scanner.scan(borrowing: line) {
         case .failure(let reason):
             batch.rejects.append(
                 Reject(
                     position: position, length: length, reason: reason,
                     excerpt: Array(line.prefix(JournalCursor.excerptBytes)))
             )
-        case .success(let fields):
+        case .success(let event):
             let offset = batch.arena.append(line)
             let index = Int32(batch.events.count)
             batch.events.append(
-                BatchEvent(position: position, length: length, offset: offset, lineLength: line.count, fields: fields)
+                BatchEvent(
+                    position: position, length: length, offset: offset, lineLength: line.count, fields: event.fields)
             )
-            let base = UnsafeRawPointer(batch.arena.base + offset)
-            guard let typeSpan = fields.type else { return }
-            for route in routes(base, typeSpan) {
+            guard let typeSpan = event.fields.type else { return }
+            for route in routes(event, typeSpan) {
                 for source in route.keys {
-                    switch Self.key(source, fields: fields, base: base) {
+                    switch Self.key(source, of: event) {
                     case .success(let key):
                         batch.keyed.append(KeyedEvent(event: index, job: Int32(route.job), key: key))
                     case .failure(let reason):
@@ -92,35 +92,32 @@ public struct BatchBuilder {
         }
     }
 
-    private mutating func routes(_ base: UnsafeRawPointer, _ span: ByteSpan) -> [EventRouter.Route] {
-        let bytes = UnsafeRawBufferPointer(start: base + span.start, count: span.count)
-        let hash = Fingerprint.fnv1a(bytes) ^ (span.escaped ? 1 : 0)
+    private mutating func routes(_ event: ScannedLine, _ span: ByteSpan) -> [EventRouter.Route] {
+        let hash = event.fingerprint(of: span) ^ (span.escaped ? 1 : 0)
         if let candidates = typeRoutes[hash] {
-            for candidate in candidates where candidate.bytes.elementsEqual(bytes) { return candidate.routes }
+            for candidate in candidates where event.bytes(of: span, equal: candidate.bytes) { return candidate.routes }
         }
-        let type = JSONText.decodeString(base, span)
-        let found = router.routes(for: type)
-        typeRoutes[hash, default: []].append((Array(bytes), found))
+        let found = router.routes(for: event.text(span))
+        typeRoutes[hash, default: []].append((event.bytes(of: span), found))
         return found
     }
 
     /// The key an event yields for one key source.
-    public static func key(_ source: KeySource, fields: EventFields, base: UnsafeRawPointer) -> Result<
-        String, RejectReason
-    > {
+    public static func key(_ source: KeySource, of event: ScannedLine) -> Result<String, RejectReason> {
+        let fields = event.fields
         switch source {
         case .aggregateId:
             guard let span = fields.aggregateId else { return .failure(.keyMissing(job: "", path: "aggregateId")) }
-            return .success(JSONText.decodeString(base, span))
+            return .success(event.text(span))
         case .data(let path):
             guard let data = fields.data, fields.dataKind == .object,
-                let (kind, span) = JSONText.find(path: path, in: base, object: data)
+                let (kind, span) = event.find(path: path, in: data)
             else {
                 return .failure(.keyMissing(job: "", path: source.description))
             }
             switch kind {
             case .string, .integer, .number:
-                return .success(JSONText.decodeString(base, span))
+                return .success(event.text(span))
             case .null:
                 return .failure(.keyMissing(job: "", path: source.description))
             default:

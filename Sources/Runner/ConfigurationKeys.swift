@@ -95,7 +95,7 @@ enum ConfigurationKeys {
     /// journal's validating scanner (RFC 8259, UTF-8), which is stricter than Foundation's decoder
     /// (no trailing commas) and says where the text goes wrong.
     static func syntaxProblem(_ bytes: [UInt8]) -> String? {
-        let result = bytes.withUnsafeBytes { EventScanner().scan($0) }
+        let result = EventScanner().scan(bytes)
         guard case .failure(let reason) = result else { return nil }
         let offset: Int
         let message: String

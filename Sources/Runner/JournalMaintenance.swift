@@ -52,27 +52,24 @@ public enum JournalMaintenance {
                     report.invalid += 1
                     problem(position, .unterminatedSegment(segment: segment))
                 case .line(let position, _, let bytes):
-                    switch scanner.scan(bytes) {
+                    switch scanner.scan(borrowing: bytes) {
                     case .failure(let reason):
                         report.invalid += 1
                         problem(position, reason)
-                    case .success(let fields):
+                    case .success(let event):
                         report.events += 1
-                        guard let base = bytes.baseAddress, let typeSpan = fields.type else { continue }
-                        if let id = fields.id, fields.idKind != .null {
-                            let hash = Fingerprint.fnv1a(
-                                UnsafeRawBufferPointer(start: base + id.start, count: id.count))
-                            if !seen.insert(hash).inserted {
+                        guard let type = event.text(\.type) else { continue }
+                        if let id = event.fields.id, event.fields.idKind != .null {
+                            if !seen.insert(event.fingerprint(of: id)).inserted {
                                 report.duplicateIds += 1
                                 if report.problems.count < 100 {
                                     report.problems.append(
                                         Problem(
                                             position: position, code: "duplicate_id",
-                                            reason: "id \(JSONText.decodeString(base, id)) appeared before"))
+                                            reason: "id \(event.text(id)) appeared before"))
                                 }
                             }
                         }
-                        let type = JSONText.decodeString(base, typeSpan)
                         if known[type] == nil { known[type] = !router.routes(for: type).isEmpty }
                         if known[type] == false { report.unknownTypes[type, default: 0] += 1 }
                     }

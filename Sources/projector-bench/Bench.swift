@@ -56,7 +56,9 @@ struct Decode: ParsableCommand {
             let t0 = DispatchTime.now().uptimeNanoseconds
             bytes.withUnsafeBytes { raw in
                 for line in lines {
-                    if case .success = scanner.scan(UnsafeRawBufferPointer(rebasing: raw[line])) { accepted += 1 }
+                    if case .success = scanner.scan(borrowing: UnsafeRawBufferPointer(rebasing: raw[line])) {
+                        accepted += 1
+                    }
                 }
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -36,20 +36,20 @@ struct Naive: ParsableCommand {
         let started = DispatchTime.now().uptimeNanoseconds
         while handled < events, let item = try cursor.next() {
             guard case .line(let position, _, let bytes) = item, let base = bytes.baseAddress,
-                case .success(let fields) = scanner.scan(bytes), let typeSpan = fields.type
+                case .success(let event) = scanner.scan(borrowing: bytes), let type = event.text(\.type)
             else { continue }
             handled += 1
-            for route in router.routes(for: JSONText.decodeString(base, typeSpan)) {
+            for route in router.routes(for: type) {
                 let job = compiled[route.job]
                 for source in route.keys {
-                    guard case .success(let key) = BatchBuilder.key(source, fields: fields, base: base) else {
+                    guard case .success(let key) = BatchBuilder.key(source, of: event) else {
                         continue
                     }
                     try db.execute("BEGIN")
                     switch job.definition.mode {
                     case .refresh: try EventBinder.refresh(job.body, key: key)
                     case .apply:
-                        try EventBinder.apply(job.body, fields: fields, line: base, position: position, key: key)
+                        try EventBinder.apply(job.body, fields: event.fields, line: base, position: position, key: key)
                     }
                     try db.execute("COMMIT")
                     transactions += 1

@@ -44,7 +44,7 @@ struct JournalCommand: ParsableCommand {
             var invalid = false
             for (source, text) in lines {
                 let bytes = Array(text.utf8)
-                if case .failure(let reason) = bytes.withUnsafeBytes({ scanner.scan($0) }) {
+                if case .failure(let reason) = scanner.scan(bytes) {
                     FileHandle.standardError.write(Data("projector: \(source): \(reason)\n".utf8))
                     invalid = true
                 }

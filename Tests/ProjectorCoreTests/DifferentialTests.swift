@@ -56,9 +56,9 @@ import Testing
         return out
     }
 
-    func normalized(_ line: [UInt8], _ span: ByteSpan?, _ kind: JSONKind) -> String? {
+    func normalized(_ event: ScannedLine, _ span: ByteSpan?, _ kind: JSONKind) -> String? {
         guard let span, kind != .null else { return nil }
-        let text = line.withUnsafeBytes { raw in raw.baseAddress.map { JSONText.decodeString($0, span) } } ?? ""
+        let text = event.text(span)
         if kind == .integer, text.hasPrefix("-"), text.dropFirst().allSatisfy({ $0 == "0" }) { return "0" }
         return text
     }
@@ -86,14 +86,15 @@ import Testing
         let scanner = EventScanner(maxDepth: 64)
         for (line, verdict) in zip(lines, verdicts) {
             let reference = verdict[0] as? Bool ?? false
-            let ours = line.withUnsafeBytes { scanner.scan($0) }
+            let ours = scanner.scan(line)
             switch ours {
-            case .success(let fields):
+            case .success(let event):
+                let fields = event.fields
                 accepted += 1
                 let mine = [
-                    normalized(line, fields.type, .string), normalized(line, fields.aggregateType, .string),
-                    normalized(line, fields.aggregateId, fields.aggregateIdKind),
-                    normalized(line, fields.id, fields.idKind),
+                    normalized(event, fields.type, .string), normalized(event, fields.aggregateType, .string),
+                    normalized(event, fields.aggregateId, fields.aggregateIdKind),
+                    normalized(event, fields.id, fields.idKind),
                 ]
                 let theirs = verdict.dropFirst().map { $0 as? String }
                 if !reference || mine != Array(theirs) {

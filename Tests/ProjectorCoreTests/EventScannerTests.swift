@@ -5,16 +5,16 @@ import Testing
     let scanner = EventScanner(maxDepth: 64)
 
     func scan(_ text: String) -> Result<EventFields, RejectReason> {
-        Array(text.utf8).withUnsafeBytes { scanner.scan($0) }
+        scanner.scan(Array(text.utf8)).map(\.fields)
     }
 
     func scan(bytes: [UInt8]) -> Result<EventFields, RejectReason> {
-        bytes.withUnsafeBytes { scanner.scan($0) }
+        scanner.scan(bytes).map(\.fields)
     }
 
     func text(_ line: String, _ span: ByteSpan?) -> String? {
         guard let span else { return nil }
-        return Array(line.utf8).withUnsafeBytes { raw in raw.baseAddress.map { JSONText.decodeString($0, span) } }
+        return try? scanner.scan(Array(line.utf8)).get().text(span)
     }
 
     @Test func extractsEveryContractField() throws {
@@ -144,15 +144,9 @@ import Testing
     @Test func findsDataPaths() throws {
         let line =
             #"{"type":"A","aggregateType":"t","aggregateId":"1","data":{"a":{"b\u0031":[1,{"x":"}"}],"b1":7},"testRunId":"42","n":12,"z":null}}"#
-        let fields = try scan(line).get()
-        let bytes = Array(line.utf8)
+        let event = try scanner.scan(Array(line.utf8)).get()
         func find(_ path: [String]) -> (JSONKind, String)? {
-            bytes.withUnsafeBytes { raw in
-                guard let (kind, span) = JSONText.find(path: path, in: raw.baseAddress!, object: fields.data!) else {
-                    return nil
-                }
-                return (kind, JSONText.decodeString(raw.baseAddress!, span))
-            }
+            event.find(path: path, in: event.fields.data!).map { ($0.kind, event.text($0.span)) }
         }
         #expect(find(["testRunId"])?.1 == "42")
         #expect(find(["n"])?.0 == .integer)
