@@ -90,7 +90,7 @@ public struct Journal: Sendable {
     }
 
     /// Opens a cursor reading complete lines from `position` up to the end of this snapshot.
-    public func cursor(
+    package func cursor(
         from position: Int, limit: Int? = nil, maxLineBytes: Int = 1 << 20
     ) throws(JournalError) -> JournalCursor {
         try JournalCursor(journal: self, from: position, limit: min(limit ?? end, end), maxLineBytes: maxLineBytes)

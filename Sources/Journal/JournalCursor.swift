@@ -3,7 +3,7 @@
 #endif
 
 /// One item read from the journal.
-public enum JournalItem {
+package enum JournalItem {
     /// A complete line, without its `\n` (or `\r\n`). The bytes are valid until the next call to `next()`.
     case line(position: Int, length: Int, bytes: UnsafeRawBufferPointer)
     /// A complete line longer than the maximum: skipped without holding it in memory.
@@ -12,14 +12,14 @@ public enum JournalItem {
     /// line will never be completed.
     case unterminated(position: Int, length: Int, segment: String, excerpt: [UInt8])
 
-    public var position: Int {
+    package var position: Int {
         switch self {
         case .line(let p, _, _), .oversized(let p, _, _), .unterminated(let p, _, _, _): return p
         }
     }
 
     /// Bytes the item occupies in the journal, line ending included.
-    public var length: Int {
+    package var length: Int {
         switch self {
         case .line(_, let n, _), .oversized(_, let n, _), .unterminated(_, let n, _, _): return n
         }
@@ -28,15 +28,18 @@ public enum JournalItem {
 
 /// Reads complete lines sequentially from a position, with memory bounded by the maximum line
 /// length plus one read block, whatever the journal's size.
-public final class JournalCursor {
-    public static let excerptBytes = 200
+///
+/// A line is handed out as a view of the cursor's read buffer, so this package's code reads the
+/// journal without copying each line; outside the package, `Journal.read(from:to:)` returns bytes.
+package final class JournalCursor {
+    package static let excerptBytes = 200
     static let blockSize = 1 << 20
 
     let journal: Journal
     let limit: Int
-    public let maxLineBytes: Int
+    package let maxLineBytes: Int
     /// Global position of the next unread line.
-    public private(set) var position: Int
+    package private(set) var position: Int
 
     private var segmentIndex: Int
     private var fd: Int32 = -1
@@ -76,7 +79,7 @@ public final class JournalCursor {
     }
 
     /// The next complete line, or nil when no complete line remains before the snapshot's end.
-    public func next() throws(JournalError) -> JournalItem? {
+    package func next() throws(JournalError) -> JournalItem? {
         while segmentIndex < journal.segments.count {
             let segment = journal.segments[segmentIndex]
             let segmentLimit = min(segment.end, limit)
