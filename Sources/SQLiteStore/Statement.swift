@@ -61,8 +61,10 @@ public final class Statement {
     }
 
     /// Binds UTF-8 text without copying: the bytes must stay valid until the statement is reset.
+    /// Only this package's code binds so (an event's bytes in a batch's arena, which outlives the
+    /// statement's execution).
     @inline(__always)
-    public func bind(borrowedText bytes: UnsafeRawBufferPointer, at index: Int32) throws(SQLiteError) {
+    package func bind(borrowedText bytes: UnsafeRawBufferPointer, at index: Int32) throws(SQLiteError) {
         let pointer = bytes.baseAddress?.assumingMemoryBound(to: CChar.self) ?? UnsafePointer(bitPattern: 1)
         try check(sqlite3_bind_text(handle, index, pointer, Int32(bytes.count), projector_sqlite_static()))
     }
