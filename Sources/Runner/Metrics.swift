@@ -117,7 +117,7 @@ public enum Metrics {
         // Readable by the node exporter whatever the unit's UMask: metrics hold no secret.
         fchmod(fd, 0o644)
         let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let written = Glibc.write(fd, bytes, bytes.count)
         let writeError = written == bytes.count ? 0 : (written < 0 ? errno : ENOSPC)
         fsync(fd)
         close(fd)

@@ -84,7 +84,7 @@ public final class RunLock: Sendable {
         fd = descriptor
         let record = Array("\(getpid()) \(Int(SystemClock().now()))\n".utf8)
         if ftruncate(fd, 0) == 0 {
-            _ = record.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            _ = pwrite(fd, record, record.count, 0)
         }
         if announced {
             logger.notice(
@@ -101,7 +101,7 @@ public final class RunLock: Sendable {
     /// "PID 4242 (since 2026-11-27T08:00:00.000Z)" from the holder's record, nil when it left none.
     static func holder(_ descriptor: Int32) -> String? {
         var buffer = [UInt8](repeating: 0, count: 64)
-        let count = buffer.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, 0) }
+        let count = pread(descriptor, &buffer, buffer.count, 0)
         guard count > 0 else { return nil }
         let fields = String(decoding: buffer[..<count], as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }
         )

@@ -23,7 +23,7 @@ extension RunOptions {
         guard fd >= 0 else { return true }
         defer { close(fd) }
         var header = [UInt8](repeating: 0, count: 16)
-        let count = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 16) }
+        let count = read(fd, &header, header.count)
         guard count > 0 else { return true }
         return count == 16 && header == Array("SQLite format 3".utf8) + [0]
     }
