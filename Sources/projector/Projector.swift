@@ -2,8 +2,12 @@ import ArgumentParser
 import Journal
 import Runner
 
+/// The commands are synchronous (SQLite, the journal, libcurl on its own thread). Only
+/// `run --watch` is async, a service under swift-service-lifecycle, which `RunCommand` waits for
+/// (`Blocking`). An async `main` would park the main thread in `dispatch_main()`, under which
+/// valgrind, the tool that counts a run's instructions repeatably, cannot start a thread.
 @main
-struct Projector: AsyncParsableCommand {
+struct Projector: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "projector",
         abstract: "Batch projection job runner for CQRS read models.",
@@ -26,14 +30,10 @@ struct Projector: AsyncParsableCommand {
 
     /// Runs the command and maps what went wrong to its exit code, once for every command (SPEC
     /// §6): a `RunError` by what happened; the command line's own errors as argument-parser does.
-    static func main() async {
+    static func main() {
         do {
             var command = try parseAsRoot()
-            if var command = command as? any AsyncParsableCommand {
-                try await command.run()
-            } else {
-                try command.run()
-            }
+            try command.run()
         } catch let error as RunError {
             exit(withError: ExitStatus.fail(error))
         } catch let error as JournalError {

@@ -4,7 +4,7 @@ import Logging
 import ProjectorCore
 import Runner
 
-struct RunCommand: AsyncParsableCommand {
+struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Process the events appended since the last run.",
@@ -85,12 +85,12 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() throws {
         let logger = store.makeLogger()
         Signals.install()
         let session = try runSession(logger)
         if watch {
-            try await session.watch()
+            try Blocking.wait { try await session.watch() }
             return
         }
         let report = try session.once()
