@@ -3,7 +3,7 @@
 /// Not a cryptographic hash: it detects accidental change (an edited job file, a rewritten
 /// journal line), which is all these uses need, at a few bytes per nanosecond.
 public enum Fingerprint {
-    package static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    @usableFromInline package static func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in bytes {
             hash ^= UInt64(byte)

@@ -1,9 +1,9 @@
 /// Helpers over JSON text that the scanner has already validated: decoding strings and finding
 /// values by path. They do not validate again; call them only on accepted lines. Outside this
 /// package, `ScannedLine` offers them over a line's own bytes.
-package enum JSONText {
+@usableFromInline package enum JSONText {
     /// The text of a string span, with escape sequences decoded.
-    package static func decodeString(_ base: UnsafeRawPointer, _ span: ByteSpan) -> String {
+    @usableFromInline package static func decodeString(_ base: UnsafeRawPointer, _ span: ByteSpan) -> String {
         let bytes = UnsafeBufferPointer(
             start: base.assumingMemoryBound(to: UInt8.self) + span.start,
             count: span.count
@@ -73,7 +73,7 @@ package enum JSONText {
     /// Finds the value at `path` (object keys, outermost first) inside the object at `span`.
     /// Returns its kind and span (string content for strings, the whole value otherwise). When a
     /// key appears twice the later one wins, as in the scanner and common JSON parsers.
-    package static func find(
+    @usableFromInline package static func find(
         path: [String],
         in base: UnsafeRawPointer,
         object span: ByteSpan
