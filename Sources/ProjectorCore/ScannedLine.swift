@@ -57,7 +57,10 @@ public struct ScannedLine {
     /// Whether the bytes of `span` are exactly `other`.
     @inlinable
     public func bytes(of span: ByteSpan, equal other: [UInt8]) -> Bool {
-        withBytes { $0[span.start..<span.end].elementsEqual(other) }
+        guard span.count == other.count else { return false }
+        return withBytes { raw in
+            other.withUnsafeBytes { UnsafeRawBufferPointer(rebasing: raw[span.start..<span.end]).elementsEqual($0) }
+        }
     }
 
     /// The FNV-1a hash of the bytes of `span` (as they are in the line, escapes not decoded).
