@@ -8,7 +8,8 @@ final class FailureLedger {
     let store: any ProjectionStore
     let retry: RetryPolicy
     let clock: any WallClock
-    let logger: Logger
+    /// The session's logger (with the run's `run_id` once the run is recorded).
+    var logger: Logger
     /// Failed attempts recorded, and failures cleared, by this session.
     private(set) var failedAttempts = 0
     private(set) var recovered = 0

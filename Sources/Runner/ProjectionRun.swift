@@ -20,8 +20,10 @@ public final class ProjectionRun {
     /// checkpoint in one transaction, record what failed, notify.
     public func execute() throws(RunError) -> RunReport {
         let started = Monotonic.now()
+        let startedAt = clock.now()
         let session = try Session(
-            selectedJobs(withUpstreams: options.includeUpstreamJobs), options: options, logger: logger, clock: clock)
+            selectedJobs(withUpstreams: options.includeUpstreamJobs), options: options, logger: logger, clock: clock,
+            startedAt: startedAt)
         if options.dryRun {
             try DryRun(session: session).count()
             return session.finishReport(started: started)
@@ -96,7 +98,7 @@ public final class ProjectionRun {
                 \(definition.file)
                 """)
         }
-        let session = try Session(catalog, options: options, logger: logger, clock: clock)
+        let session = try Session(catalog, options: options, logger: logger, clock: clock, startedAt: clock.now())
         try session.beginRun(from: from ?? 0)
         let state = session.jobs[0]
         let replay = Replay(session: session, state: state)

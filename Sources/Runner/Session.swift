@@ -20,8 +20,9 @@ final class Session {
     var runID = 0
     private let lock: RunLock?
 
+    /// `startedAt` is when the command started (before any wait for the lock).
     init(
-        _ catalog: JobCatalog, options: RunOptions, logger: Logger, clock: any WallClock
+        _ catalog: JobCatalog, options: RunOptions, logger: Logger, clock: any WallClock, startedAt: Double
     ) throws(RunError) {
         self.options = options
         self.logger = logger
@@ -36,7 +37,7 @@ final class Session {
         ledger = FailureLedger(
             failures: prepared.failures, store: prepared.store, retry: options.retry, clock: clock, logger: logger)
         report = RunReport(
-            runID: 0, dryRun: options.dryRun, startedAt: clock.now(), duration: 0, fromPosition: 0, toPosition: 0,
+            runID: 0, dryRun: options.dryRun, startedAt: startedAt, duration: 0, fromPosition: 0, toPosition: 0,
             journalEnd: 0, events: 0, rejects: 0, failures: 0, recovered: 0, batches: 0, jobs: [], stoppedEarly: false
         )
         try verifyCheckpoints()
@@ -69,6 +70,7 @@ final class Session {
         runID = try storeCall { () throws(StoreError) in try store.beginRun(now: clock.now(), from: position) }
         report.runID = runID
         logger[metadataKey: "run_id"] = "\(runID)"
+        ledger.logger = logger
     }
 
     func finishRun(to position: Int, events: Int, rejects: Int, failures: Int, outcome: RunReport.Outcome)

@@ -6,9 +6,10 @@ public import ProjectorCore
 public struct WebhookAdmin {
     let store: any OperatorStore
 
-    /// Opens the database at `databasePath`, creating the runner's tables when missing.
+    /// Opens the database at `databasePath`. Listing takes no lock (a run may be writing);
+    /// `retry` creates the runner's tables when missing, in its own transaction.
     public init(databasePath: String) throws(RunError) {
-        store = try Stores.administered(path: databasePath)
+        store = try Stores.open(path: databasePath)
     }
 
     /// The notifications `filter` selects.
@@ -24,7 +25,10 @@ public struct WebhookAdmin {
     /// and re-enables their endpoints; returns how many.
     public func retry(_ filter: OutboxFilter, now: Double) throws(RunError) -> Int {
         do throws(StoreError) {
-            return try store.transaction { () throws(StoreError) in try store.requeue(matching: filter, now: now) }
+            return try store.transaction { () throws(StoreError) in
+                try store.createSchema()
+                return try store.requeue(matching: filter, now: now)
+            }
         } catch {
             throw .from(error)
         }

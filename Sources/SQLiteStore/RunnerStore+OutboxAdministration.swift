@@ -2,9 +2,15 @@ public import ProjectorCore
 
 /// `projector webhooks list|retry` on the outbox.
 extension RunnerStore: OutboxAdministration {
+    /// None when no run has created the outbox yet (listing writes nothing, so it takes no lock).
     public func outboxRows(matching filter: OutboxFilter) throws(StoreError) -> [OutboxRow] {
         let (tail, arguments) = Self.selection(filter)
-        return try sqlite { () throws(SQLiteError) in try outboxRows(tail, arguments) }
+        return try sqlite { () throws(SQLiteError) in
+            guard try !db.rows("SELECT 1 FROM sqlite_master WHERE name = 'projector_webhook_outbox'").isEmpty else {
+                return []
+            }
+            return try outboxRows(tail, arguments)
+        }
     }
 
     public func requeue(matching filter: OutboxFilter, now: Double) throws(StoreError) -> Int {

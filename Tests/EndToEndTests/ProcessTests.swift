@@ -133,3 +133,45 @@ import Testing
         #expect(try w.run().status == 0)
     }
 }
+
+@Suite struct ReadersBesideAWriterTests {
+    @Test func webhooksListReadsWhileAnotherConnectionHoldsTheWriteLock() throws {
+        // Given a database a run has used, and a writer holding its write lock
+        let w = try Workspace()
+        try w.append(5)
+        #expect(try w.run().status == 0)
+        let blocker = try Database(path: w.dir.file("p.db"))
+        try blocker.execute("BEGIN IMMEDIATE")
+        defer { try? blocker.execute("ROLLBACK") }
+
+        // When the operator lists the outbox, it reads without waiting for the writer
+        let list = try w.projector(["webhooks", "list", "--busy-timeout", "200"])
+        #expect(list.status == 0, "\(list.stderr)")
+    }
+
+    @Test func webhooksListOnADatabaseWithoutAnOutboxListsNothing() throws {
+        let w = try Workspace()
+        try Database(path: w.dir.file("p.db")).execute("CREATE TABLE unrelated(x)")
+        let list = try w.projector(["webhooks", "list", "--json"])
+        #expect(list.status == 0, "\(list.stderr)")
+        let listed = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any]
+        #expect(listed?.isEmpty == true, "\(list.stdout)")
+    }
+
+    @Test func keyFailureLogLinesCarryTheRunID() throws {
+        // Given an apply key whose event fails
+        let w = try Workspace(job: Workspace.poisonableApplyJob)
+        #expect(try w.run().status == 0)
+        try w.execute("INSERT INTO poison VALUES('e1')")
+        try w.append(3)
+
+        // When a run records the failure, its log lines name the run like every other line
+        let run = try w.run(["--log-format", "json"])
+        #expect(run.status == 65)
+        let failed = run.stderr.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }.filter { $0["msg"] as? String == "key failed" }
+        #expect(failed.count == 1)
+        #expect(failed.allSatisfy { $0["run_id"] != nil }, "\(run.stderr)")
+    }
+}
