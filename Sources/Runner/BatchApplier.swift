@@ -61,11 +61,7 @@ struct BatchApplier {
             case .apply:
                 let groups = applyGroups(of: state, mine, batch: batch, duplicates: duplicates)
                 grouping += Monotonic.now() - groupStart
-                for key in groups.keys
-                where try execution.apply(state, key: key, events: groups.events[key] ?? [], batch: batch, taint: taint)
-                {
-                    worked.append(key)
-                }
+                worked = try apply(state, groups, batch: batch, taint: taint)
             }
             if !session.ledger.isEmpty, jobs.contains(where: { $0.upstreams.contains(state.name) }) {
                 taint.mark(state, indices: mine, batch: batch, ledger: session.ledger)
@@ -133,9 +129,11 @@ struct BatchApplier {
         return KeyOrder.sorted(keys.keys).compactMap { keys[$0] }
     }
 
-    /// Refreshes each key once; a key waiting for an upstream failure waits on. Returns the keys refreshed.
+    /// Refreshes each key once, all together in one savepoint while none fails (`KeyExecution`);
+    /// a key waiting for an upstream failure waits on. Returns the keys refreshed.
     private func refresh(_ state: JobState, _ keys: [RefreshKey]) throws(StoreError) -> [String] {
-        var worked: [String] = []
+        var ready: [KeyExecution.RefreshRange] = []
+        ready.reserveCapacity(keys.count)
         for entry in keys {
             let open =
                 session.ledger.isEmpty ? [] : session.ledger.openWaits(state, key: entry.key, new: entry.waits)
@@ -143,11 +141,35 @@ struct BatchApplier {
                 try session.ledger.recordWait(state, key: entry.key, first: entry.first, last: entry.last, waits: open)
                 continue
             }
-            if try execution.refresh(state, key: entry.key, firstPosition: entry.first, lastPosition: entry.last) {
-                worked.append(entry.key)
+            ready.append(KeyExecution.RefreshRange(key: entry.key, first: entry.first, last: entry.last))
+        }
+        return try execution.refresh(state, ready)
+    }
+
+    /// Applies each key's events: keys that are failing (their events are held) or wait for an
+    /// upstream failure one by one, the others all together in one savepoint while none fails
+    /// (`KeyExecution`). Returns the keys whose events were applied, in key order.
+    private func apply(
+        _ state: JobState, _ groups: (keys: [String], events: [String: [Int32]]), batch: Batch, taint: Taint
+    ) throws(StoreError) -> [String] {
+        var worked: [String] = []
+        var clean: [(key: String, events: [Int32])] = []
+        clean.reserveCapacity(groups.keys.count)
+        for key in groups.keys {
+            let events = groups.events[key] ?? []
+            let alone =
+                (!session.ledger.isEmpty && session.ledger[FailureKey(job: state.name, key: key)] != nil)
+                || (!taint.isEmpty && events.contains { !taint.waits(of: state, event: $0).isEmpty })
+            if !alone {
+                clean.append((key, events))
+            } else if try execution.apply(state, key: key, events: events, batch: batch, taint: taint) {
+                worked.append(key)
             }
         }
-        return worked
+        let applied = try execution.apply(state, clean, batch: batch)
+        guard !worked.isEmpty else { return applied }
+        let rank = Dictionary(groups.keys.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
+        return (worked + applied).sorted { (rank[$0] ?? 0) < (rank[$1] ?? 0) }
     }
 
     /// An apply job's events in the batch grouped by key (keys in order), duplicates left out.

@@ -30,11 +30,8 @@ struct JobAlignment {
                     // relies on them).
                     if first { try session.store.clearTables(of: state.definition) }
                     let failuresBefore = state.report.failures
-                    var refreshed: [String] = []
-                    for key in chunk where try execution.refresh(state, key: key, firstPosition: end, lastPosition: end)
-                    {
-                        refreshed.append(key)
-                    }
+                    let refreshed = try execution.refresh(
+                        state, chunk.map { KeyExecution.RefreshRange(key: $0, first: end, last: end) })
                     if let work = state.work(
                         from: end, to: end, events: 0, keys: refreshed, failures: state.report.failures - failuresBefore
                     ) {

@@ -92,6 +92,80 @@ struct KeyExecution {
         return true
     }
 
+    // MARK: Optimistic batches
+
+    /// A key to refresh with the positions of its first and last event in the batch.
+    struct RefreshRange {
+        var key: String
+        var first: Int
+        var last: Int
+    }
+
+    /// Refreshes keys optimistically: all of them in one savepoint. When any key's SQL fails, that
+    /// savepoint is rolled back and each key is refreshed alone in a savepoint of its own, so the
+    /// outcome is the per-key one: the failing key rolled back and recorded, the others kept.
+    /// Returns the keys refreshed.
+    func refresh(_ state: JobState, _ keys: [RefreshRange]) throws(StoreError) -> [String] {
+        guard keys.count > 1 else { return try refreshEach(state, keys) }
+        do {
+            try store.savepoint { () throws(StoreError) in
+                for range in keys { try state.compiled.refresh(key: range.key) }
+            }
+        } catch  where error.isKeyLocal {
+            return try refreshEach(state, keys)
+        }
+        for range in keys { try succeeded(state, key: range.key, executions: 1) }
+        return keys.map(\.key)
+    }
+
+    private func refreshEach(_ state: JobState, _ keys: [RefreshRange]) throws(StoreError) -> [String] {
+        var refreshed: [String] = []
+        for range in keys
+        where try refresh(state, key: range.key, firstPosition: range.first, lastPosition: range.last) {
+            refreshed.append(range.key)
+        }
+        return refreshed
+    }
+
+    /// Applies several keys' events (each key's in journal order) optimistically: all in one
+    /// savepoint; when an event fails, that savepoint is rolled back and each key is applied alone
+    /// (`apply`), so the failing key is parked from its failing event and the others are kept.
+    /// The keys must not be failing or waiting. Returns the keys whose events were applied.
+    func apply(_ state: JobState, _ groups: [(key: String, events: [Int32])], batch: Batch) throws(StoreError)
+        -> [String]
+    {
+        guard groups.count > 1 else { return try applyEach(state, groups, batch: batch) }
+        do {
+            try store.savepoint { () throws(StoreError) in
+                for group in groups {
+                    for index in group.events { try state.compiled.apply(batch.eventLine(Int(index)), key: group.key) }
+                }
+            }
+        } catch  where error.isKeyLocal {
+            return try applyEach(state, groups, batch: batch)
+        }
+        for group in groups { try succeeded(state, key: group.key, executions: group.events.count) }
+        return groups.map(\.key)
+    }
+
+    private func applyEach(
+        _ state: JobState, _ groups: [(key: String, events: [Int32])], batch: Batch
+    ) throws(StoreError) -> [String] {
+        var applied: [String] = []
+        for group in groups where try apply(state, key: group.key, events: group.events, batch: batch) {
+            applied.append(group.key)
+        }
+        return applied
+    }
+
+    /// Counts a key's SQL that ran, and clears its failure if it had one.
+    private func succeeded(_ state: JobState, key: String, executions: Int) throws(StoreError) {
+        state.report.executions += executions
+        state.report.touch(key)
+        let failureKey = FailureKey(job: state.name, key: key)
+        if ledger[failureKey] != nil { try ledger.clear(failureKey) }
+    }
+
     private func hold(_ state: JobState, key: String, _ events: ArraySlice<Int32>, batch: Batch) throws(StoreError) {
         let held = events.map { batch.events[Int($0)] }.map { HeldEvent(position: $0.position, length: $0.length) }
         try store.hold(FailureKey(job: state.name, key: key), events: held)
