@@ -51,14 +51,34 @@ final class Batch {
         return EventLine(position: event.position, fields: event.fields, base: line(event))
     }
 
-    /// Adds an event's id (unescaped) to `ids`.
-    func appendID(of event: BatchEvent, span: ByteSpan, to ids: inout EventIDList) {
+    /// Adds an event's id (unescaped) to `ids`, with its hash.
+    func appendID(
+        of event: BatchEvent, span: ByteSpan, to ids: inout EventIDList,
+        hash: (UnsafeRawBufferPointer) -> UInt64
+    ) {
         let base = line(event)
         if span.escaped {
-            ids.append(JSONText.decodeString(base, span).utf8, position: event.position)
+            var text = JSONText.decodeString(base, span)
+            let hashed = text.withUTF8 { hash(UnsafeRawBufferPointer($0)) }
+            ids.append(text.utf8, position: event.position, hash: hashed)
         } else {
-            ids.append(UnsafeRawBufferPointer(start: base + span.start, count: span.count), position: event.position)
+            let bytes = UnsafeRawBufferPointer(start: base + span.start, count: span.count)
+            ids.append(bytes, position: event.position, hash: hash(bytes))
         }
+    }
+
+    /// The id (unescaped) of the event at `position`, when the batch holds it.
+    func id(at position: Int) -> [UInt8]? {
+        var low = 0
+        var high = events.count
+        while low < high {
+            let middle = (low + high) / 2
+            if events[middle].position < position { low = middle + 1 } else { high = middle }
+        }
+        guard low < events.count, events[low].position == position, let span = events[low].fields.id else {
+            return nil
+        }
+        return Array(JSONText.decodeString(line(events[low]), span).utf8)
     }
 
     /// The bytes of an event's line.

@@ -188,21 +188,68 @@ struct BatchApplier {
         return (KeyOrder.sorted(groups.keys), groups)
     }
 
-    /// Events whose `id` appeared at an earlier position: apply jobs skip them (SPEC §3).
+    /// Events whose `id` appeared at an earlier position, within the duplicate window: apply jobs
+    /// skip them (SPEC §3). Only the events an apply job handles (matched and keyed for an active
+    /// apply job at or past its checkpoint) are recorded and looked up.
     private func findDuplicates(_ batch: Batch, active: [Int]) throws(StoreError) -> Set<Int32> {
-        let applyPositions = active.filter { jobs[$0].definition.mode == .apply }.map { jobs[$0].position }
-        guard let lowest = applyPositions.min() else { return [] }
+        var applyFrom = [Int?](repeating: nil, count: jobs.count)
+        for job in active where jobs[job].definition.mode == .apply { applyFrom[job] = jobs[job].position }
+        guard applyFrom.contains(where: { $0 != nil }) else { return [] }
+        var handled = [Bool](repeating: false, count: batch.events.count)
+        for keyed in batch.keyed {
+            guard let from = applyFrom[Int(keyed.job)], batch.events[Int(keyed.event)].position >= from else {
+                continue
+            }
+            handled[Int(keyed.event)] = true
+        }
+        let hash = session.options.eventIDHash ?? { Fingerprint.fnv1a($0) }
         var ids = EventIDList()
+        ids.end = batch.end
         var indices: [Int32] = []
-        for (index, event) in batch.events.enumerated() where event.position >= lowest {
+        for (index, event) in batch.events.enumerated() where handled[index] {
+            if let occurred = event.fields.occurredAt, event.fields.occurredAtKind == .string, !occurred.escaped,
+                let seconds = RFC3339.parse(
+                    UnsafeRawBufferPointer(start: batch.line(event) + occurred.start, count: occurred.count))
+            {
+                ids.noteOccurred(at: seconds)
+            }
             guard let span = event.fields.id, event.fields.idKind != .null else { continue }
-            batch.appendID(of: event, span: span, to: &ids)
+            batch.appendID(of: event, span: span, to: &ids, hash: hash)
             indices.append(Int32(index))
         }
-        let first = try session.store.firstPositions(of: ids)
+        guard !ids.isEmpty else { return [] }
+        let first = try session.store.firstPositions(of: ids, window: session.options.duplicateWindow)
         var duplicates: Set<Int32> = []
-        for (k, index) in indices.enumerated() where first[k] < ids.positions[k] { duplicates.insert(index) }
+        for (k, index) in indices.enumerated() where first[k] < ids.positions[k] {
+            // The same hash: a duplicate only when the ids are the same (else both are applied).
+            guard let earlier = batch.id(at: first[k]) ?? journalID(at: first[k]),
+                earlier.elementsEqual(ids.id(k))
+            else {
+                session.logger.debug(
+                    "event id hash shared by another id", metadata: ["position": "\(ids.positions[k])"])
+                continue
+            }
+            duplicates.insert(index)
+        }
         return duplicates
+    }
+
+    /// The id of the event whose line starts at `position` in the journal (nil when that line is
+    /// no longer there or has no id).
+    private func journalID(at position: Int) -> [UInt8]? {
+        guard let segment = session.journal.segment(containing: position) else { return nil }
+        var length = 4096
+        while true {
+            let end = min(position + length, segment.end)
+            guard let bytes = try? session.journal.read(from: position, to: end) else { return nil }
+            if let newline = bytes.firstIndex(of: 0x0A) {
+                guard case .success(let line) = EventScanner(maxDepth: session.options.maxDepth).scan(bytes[..<newline])
+                else { return nil }
+                return line.text(\.id).map { Array($0.utf8) }
+            }
+            guard end < segment.end, length < session.options.maxLineBytes * 2 else { return nil }
+            length *= 2
+        }
     }
 
     /// How many events the keyed entries `indices` (in batch order) come from: an event keyed

@@ -15,6 +15,12 @@ extension ProjectorConfiguration {
         if let budget = webhookBudgetSeconds, !(budget.isFinite && budget > 0) {
             problems.append("webhookBudgetSeconds: must be a positive number of seconds (got \(budget))")
         }
+        if let hours = duplicateWindowHours, !(hours.isFinite && hours >= 0) {
+            problems.append("duplicateWindowHours: must be a number of hours, 0 or more (got \(hours))")
+        }
+        if let events = duplicateWindowEvents, events < 0 {
+            problems.append("duplicateWindowEvents: must be a number of events, 0 or more (got \(events))")
+        }
         for (name, endpoint) in (webhooks ?? [:]).sorted(by: { $0.key < $1.key }) {
             problems += endpoint.unknownKeys
             problems += endpoint.problems().map { "webhooks.\(name)\($0)" }

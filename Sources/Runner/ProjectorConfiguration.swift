@@ -1,5 +1,5 @@
 import Foundation
-import ProjectorCore
+public import ProjectorCore
 public import Webhooks
 
 /// The configuration file (JSON): where things are, and the webhook endpoints. Flags and
@@ -12,7 +12,8 @@ public import Webhooks
 ///     "qa-dashboard": {"url": "https://dash.example/hooks", "secretEnv": "QA_DASHBOARD_SECRET",
 ///                      "jobs": ["test_runs_view"], "timeoutSeconds": 10, "maxAttempts": 10}
 ///   },
-///   "webhookBudgetSeconds": 15
+///   "webhookBudgetSeconds": 15,
+///   "duplicateWindowHours": 24, "duplicateWindowEvents": 100000
 /// }
 /// ```
 ///
@@ -26,6 +27,9 @@ public struct ProjectorConfiguration: Decodable, Sendable {
     public var attach: [String: String]?
     public var webhooks: [String: EndpointConfiguration]?
     public var webhookBudgetSeconds: Double?
+    /// The de-duplication window (`DuplicateWindow`): hours of `occurredAt` and a number of events.
+    public var duplicateWindowHours: Double?
+    public var duplicateWindowEvents: Int?
     /// The directory relative paths in the file resolve against ("" for the working directory).
     public var directory = ""
     /// Keys of the file's top-level object that mean nothing here.
@@ -69,7 +73,8 @@ public struct ProjectorConfiguration: Decodable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case database, journal, jobsDir, attach, webhooks, webhookBudgetSeconds
+        case database, journal, jobsDir, attach, webhooks, webhookBudgetSeconds, duplicateWindowHours,
+            duplicateWindowEvents
     }
 
     public init() {}
@@ -83,6 +88,8 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         attach = try c.decodeIfPresent([String: String].self, forKey: .attach)
         webhooks = try c.decodeIfPresent([String: EndpointConfiguration].self, forKey: .webhooks)
         webhookBudgetSeconds = try c.decodeIfPresent(Double.self, forKey: .webhookBudgetSeconds)
+        duplicateWindowHours = try c.decodeIfPresent(Double.self, forKey: .duplicateWindowHours)
+        duplicateWindowEvents = try c.decodeIfPresent(Int.self, forKey: .duplicateWindowEvents)
     }
 
     /// Reads and checks a configuration file; errors name the file and the line and column or the
@@ -125,6 +132,13 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         let directory = (path as NSString).deletingLastPathComponent
         configuration.directory = directory.isEmpty ? "" : directory + "/"
         return configuration
+    }
+
+    /// The de-duplication window the file sets, the default for what it leaves out.
+    public var duplicateWindow: DuplicateWindow {
+        DuplicateWindow(
+            seconds: duplicateWindowHours.map { $0 * 3600 } ?? DuplicateWindow.default.seconds,
+            events: duplicateWindowEvents ?? DuplicateWindow.default.events)
     }
 
     /// A path from the file: absolute as written, relative ones against the file's directory.

@@ -34,6 +34,11 @@ public struct RunOptions: Sendable {
     /// Wait at most this many seconds for the lock, then exit with 75 (nil: no bound). Given
     /// alone, it implies waiting.
     public var lockTimeout: Double?
+    /// How long apply jobs remember the ids of the events they handled (duplicates within it are skipped).
+    public var duplicateWindow = DuplicateWindow.default
+    /// The 64-bit hash of an event id that keys the de-duplication table (nil: FNV-1a). Tests
+    /// give one that collides, to prove a collision never drops an event.
+    package var eventIDHash: (@Sendable (UnsafeRawBufferPointer) -> UInt64)?
     public var maxLineBytes = 1 << 20
     public var maxDepth = 64
     public var retry = RetryPolicy.default

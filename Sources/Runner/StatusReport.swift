@@ -62,6 +62,20 @@ public struct StatusReport: Codable, Sendable {
         public var exitCode: Int?
     }
 
+    /// The apply jobs' de-duplication window: the setting and what the table holds.
+    public struct DuplicateIDs: Codable, Sendable {
+        /// Seconds of `occurredAt` behind the latest one recorded.
+        public var windowSeconds: Double
+        /// How many of the latest recorded ids are kept whatever their `occurredAt`.
+        public var windowEvents: Int
+        /// Ids remembered now.
+        public var remembered: Int
+        /// Every id recorded at this journal position or later is remembered (0: every id).
+        public var fromPosition: Int
+        /// The `occurredAt` the remembered ids start after, when known.
+        public var since: Double?
+    }
+
     public var journal: JournalStatus
     public var jobs: [JobStatus]
     public var rejects: Int
@@ -69,6 +83,8 @@ public struct StatusReport: Codable, Sendable {
     /// Outbox notifications per state (pending, delivered, dead, disabled).
     public var webhooks: [String: Int] = [:]
     public var disabledEndpoints: [String] = []
+    /// nil before a run created the de-duplication table.
+    public var duplicateIDs: DuplicateIDs?
 
     /// What makes a run exit 65 before it starts: the journal's problem and every job's.
     public var problems: [String] { ([journal.problem] + jobs.map(\.problem)).compactMap { $0 } }
@@ -121,6 +137,11 @@ public struct StatusReport: Codable, Sendable {
             report.rejects = stored.rejects.values.reduce(0, +)
             report.webhooks = Dictionary(uniqueKeysWithValues: stored.outbox.map { ($0.key.rawValue, $0.value) })
             report.disabledEndpoints = stored.disabledEndpoints.sorted()
+            report.duplicateIDs = stored.duplicateWindow.map { window in
+                DuplicateIDs(
+                    windowSeconds: options.duplicateWindow.seconds, windowEvents: options.duplicateWindow.events,
+                    remembered: window.ids, fromPosition: window.fromPosition, since: window.since)
+            }
             report.lastRun = stored.lastRun.map { run in
                 LastRun(
                     id: run.id, startedAt: run.startedAt, finishedAt: run.finishedAt,

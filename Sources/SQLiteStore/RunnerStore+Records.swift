@@ -128,41 +128,152 @@ extension RunnerStore {
 
     // MARK: Event ids
 
-    /// For each id, the earliest position at which it was seen, recording its position when it is the first.
+    /// For each id, the earliest position at which an id with its hash was seen, recording its
+    /// position when it is the first; then the window's bookkeeping and a bounded step of pruning.
     ///
     /// `INSERT OR IGNORE` then, only on a conflict, a lookup: one statement in the common case,
     /// and no `RETURNING` (which builds a temporary table per execution).
-    public func firstPositions(of ids: EventIDList) throws(StoreError) -> [Int] {
+    public func firstPositions(of ids: EventIDList, window: DuplicateWindow) throws(StoreError) -> [Int] {
         guard !ids.isEmpty else { return [] }
         return try sqlite { () throws(SQLiteError) in
-            let insert = try cached("INSERT OR IGNORE INTO projector_event_ids(id, position) VALUES(?, ?)")
-            let select = try cached("SELECT position FROM projector_event_ids WHERE id = ?")
+            let insert = try cached("INSERT OR IGNORE INTO projector_event_window(hash, position) VALUES(?, ?)")
+            let select = try cached("SELECT position FROM projector_event_window WHERE hash = ?")
             var result: [Int] = []
             result.reserveCapacity(ids.count)
-            let failure: SQLiteError? = ids.bytes.withUnsafeBytes { buffer in
-                do throws(SQLiteError) {
-                    for index in 0..<ids.count {
-                        let id = UnsafeRawBufferPointer(rebasing: buffer[ids.range(index)])
-                        let position = ids.positions[index]
-                        try insert.bind(borrowedText: id, at: 1)
-                        try insert.bind(int: position, at: 2)
-                        try insert.run()
-                        if db.changes == 1 {
-                            result.append(position)
-                            continue
-                        }
-                        try select.bind(borrowedText: id, at: 1)
-                        var first = position
-                        while try select.step() { first = min(first, select.int(at: 0)) }
-                        result.append(first)
-                    }
-                    return nil
-                } catch {
-                    return error
+            var recorded = 0
+            for index in 0..<ids.count {
+                let position = ids.positions[index]
+                try insert.bind(.integer(ids.hashes[index]), at: 1)
+                try insert.bind(int: position, at: 2)
+                try insert.run()
+                if db.changes == 1 {
+                    recorded += 1
+                    result.append(position)
+                    continue
                 }
+                try select.bind(.integer(ids.hashes[index]), at: 1)
+                var first = position
+                while try select.step() { first = min(first, select.int(at: 0)) }
+                result.append(first)
             }
-            if let failure { throw failure }
+            try advanceWindow(to: ids.end, recorded: recorded, latestOccurredAt: ids.latestOccurredAt, window: window)
             return result
+        }
+    }
+
+    /// Records how far the recorded ids go (a mark per stretch of the window: position, running
+    /// count, latest `occurredAt`), then prunes ids before the window: a step of the sweep that
+    /// walks the table in hash order, a few rows per id recorded, so each batch does bounded work
+    /// and the table stays within a third of the window's size plus the window.
+    func advanceWindow(
+        to end: Int, recorded: Int, latestOccurredAt: Double?, window: DuplicateWindow
+    ) throws(SQLiteError) {
+        let marks = try cached(
+            "SELECT position, occurred_at, recorded FROM projector_event_window_marks ORDER BY position DESC LIMIT 2")
+        var latest: (position: Int, occurred: Double?, recorded: Int)?
+        var previous: (position: Int, occurred: Double?, recorded: Int)?
+        while try marks.step() {
+            let mark = (
+                position: marks.int(at: 0), occurred: marks.isNull(at: 1) ? nil : marks.value(at: 1).double,
+                recorded: marks.int(at: 2)
+            )
+            if latest == nil { latest = mark } else { previous = mark }
+        }
+        var total = (latest?.recorded ?? 0) + recorded
+        var occurred = [latest?.occurred, latestOccurredAt].compactMap { $0 }.max()
+        if let latest, end <= latest.position {
+            // A job catching up over ids recorded before: the marks already cover these positions.
+            total = latest.recorded
+            occurred = latest.occurred
+        } else {
+            // A mark covers at least 1/32 of the window (in ids or in time): a bounded number of marks.
+            let extend: Bool
+            if latest != nil, let previous {
+                let ids = total - previous.recorded
+                let seconds = (occurred ?? 0) - (previous.occurred ?? occurred ?? 0)
+                extend = ids < max(window.events / 32, 1) && seconds < window.seconds / 32
+            } else {
+                extend = false
+            }
+            let write = try cached(
+                extend
+                    ? "UPDATE projector_event_window_marks SET position = ?1, occurred_at = ?2, recorded = ?3 WHERE position = ?4"
+                    : "INSERT INTO projector_event_window_marks(position, occurred_at, recorded) VALUES(?1, ?2, ?3)")
+            try write.bind(int: end, at: 1)
+            try write.bind(occurred.map { .real($0) } ?? .null, at: 2)
+            try write.bind(int: total, at: 3)
+            if extend, let latest { try write.bind(int: latest.position, at: 4) }
+            try write.run()
+        }
+        // The last mark wholly outside the window: every id before its position may go.
+        let cutoffQuery = try cached(
+            """
+            SELECT max(position) FROM projector_event_window_marks
+            WHERE recorded <= ?1 AND (?2 IS NULL OR occurred_at IS NULL OR occurred_at < ?2 - ?3)
+            """
+        )
+        try cutoffQuery.bind(int: total - window.events, at: 1)
+        try cutoffQuery.bind(occurred.map { .real($0) } ?? .null, at: 2)
+        try cutoffQuery.bind(.real(window.seconds), at: 3)
+        var cutoff: Int?
+        while try cutoffQuery.step() {
+            if !cutoffQuery.isNull(at: 0) { cutoff = cutoffQuery.int(at: 0) }
+        }
+        guard let cutoff else { return }
+        let forget = try cached("DELETE FROM projector_event_window_marks WHERE position < ?")
+        try forget.bind(int: cutoff, at: 1)
+        try forget.run()
+        try sweep(before: cutoff, rows: max(4 * recorded, 256))
+    }
+
+    /// Examines the next `rows` ids in hash order from where the last step stopped and deletes
+    /// those recorded before `cutoff`; at the end of the table the next step starts over.
+    func sweep(before cutoff: Int, rows: Int) throws(SQLiteError) {
+        let cursor = try cached("SELECT value FROM projector_meta WHERE key = 'event_window_sweep'")
+        var from = Int64.min
+        while try cursor.step() { from = cursor.value(at: 0).int.map(Int64.init) ?? Int64.min }
+        let scan = try cached(
+            "SELECT hash, position FROM projector_event_window WHERE hash >= ? ORDER BY hash LIMIT ?")
+        try scan.bind(.integer(from), at: 1)
+        try scan.bind(int: rows, at: 2)
+        var doomed: [Int64] = []
+        var seen = 0
+        var last = from
+        while try scan.step() {
+            seen += 1
+            last = scan.value(at: 0).int.map(Int64.init) ?? last
+            if scan.int(at: 1) < cutoff { doomed.append(last) }
+        }
+        let delete = try cached("DELETE FROM projector_event_window WHERE hash = ?")
+        for hash in doomed {
+            try delete.bind(.integer(hash), at: 1)
+            try delete.run()
+        }
+        let next = seen < rows || last == Int64.max ? Int64.min : last + 1
+        let save = try cached("INSERT OR REPLACE INTO projector_meta(key, value) VALUES('event_window_sweep', ?)")
+        try save.bind(.integer(next), at: 1)
+        try save.run()
+        let saveCutoff = try cached(
+            "INSERT OR REPLACE INTO projector_meta(key, value) VALUES('event_window_from', ?)")
+        try saveCutoff.bind(int: cutoff, at: 1)
+        try saveCutoff.run()
+    }
+
+    /// What the de-duplication table holds (nil before any run created it).
+    public func duplicateWindowStatus() throws(StoreError) -> DuplicateWindowStatus? {
+        guard try hasTable("projector_event_window") else { return nil }
+        return try sqlite { () throws(SQLiteError) in
+            let ids = try db.rows("SELECT count(*) FROM projector_event_window").first?[0].int ?? 0
+            let from =
+                try db.rows("SELECT value FROM projector_meta WHERE key = 'event_window_from'").first?[0].int ?? 0
+            let latest =
+                try db.rows(
+                    "SELECT recorded FROM projector_event_window_marks ORDER BY position DESC LIMIT 1"
+                ).first?[0].int ?? 0
+            let since = try db.rows(
+                "SELECT occurred_at FROM projector_event_window_marks WHERE position = ?", [SQLValue(from)]
+            ).first?[0].double
+            return DuplicateWindowStatus(ids: ids, recorded: latest, fromPosition: from, since: from == 0 ? nil : since)
         }
     }
 }

@@ -33,6 +33,7 @@ extension RunnerStore: StatusReading {
                     outcome: row[6].string ?? "", exitCode: row[7].int)
             }
         }
+        status.duplicateWindow = try duplicateWindowStatus()
         if try hasTable("projector_webhook_outbox") {
             status.outbox = try outboxCounts()
             status.disabledEndpoints = try disabledEndpoints()

@@ -67,6 +67,17 @@ struct StatusCommand: ParsableCommand {
                     + (status.disabledEndpoints.isEmpty
                         ? "" : "; disabled endpoints: " + status.disabledEndpoints.joined(separator: ", ")))
         }
+        if let window = status.duplicateIDs {
+            print(
+                "duplicate ids: \(Output.count(window.remembered)) remembered, "
+                    + (window.fromPosition == 0
+                        ? "every one recorded"
+                        : "from position \(window.fromPosition)"
+                            + (window.since.map { " (occurredAt after \(Output.time($0)))" } ?? ""))
+                    + "; window: last \(Output.count(window.windowEvents)) events / "
+                    + Self.span(window.windowSeconds) + " of occurredAt"
+            )
+        }
         if let run = status.lastRun {
             let duration = run.duration.map(Output.seconds) ?? "-"
             print(
@@ -79,6 +90,12 @@ struct StatusCommand: ParsableCommand {
         }
         for problem in status.problems { print("PROBLEM: " + problem) }
         try failOnProblems(status)
+    }
+
+    /// A window's length in whole hours when it is some, else in seconds.
+    static func span(_ seconds: Double) -> String {
+        seconds >= 3600 && seconds.truncatingRemainder(dividingBy: 3600) == 0
+            ? "\(Int(seconds / 3600)) h" : "\(seconds.formatted()) s"
     }
 
     /// A run would stop with 65 on these problems, so status does too, naming each on standard error.

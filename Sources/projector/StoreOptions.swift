@@ -117,6 +117,7 @@ struct StoreOptions: ParsableArguments {
         options.configurationPath = filePath
         options.endpoints = try file.endpoints(environment: environment, signing: signing.names)
         if let budget = file.webhookBudgetSeconds { options.webhookBudget = budget }
+        options.duplicateWindow = file.duplicateWindow
         return options
     }
 }

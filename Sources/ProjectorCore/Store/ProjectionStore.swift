@@ -73,10 +73,14 @@ public protocol RejectStore {
     func isRecorded(_ reject: Reject) throws(StoreError) -> Bool
 }
 
-/// Event ids already seen, so apply jobs skip an event appended twice (SPEC §3).
+/// Event ids already seen by apply jobs, within a bounded window, so they skip an event appended
+/// twice (SPEC §3).
 public protocol EventIDWindow {
-    /// For each id, the earliest position it was seen at, recording the ones seen first here.
-    func firstPositions(of ids: EventIDList) throws(StoreError) -> [Int]
+    /// For each id, the earliest position an id with the same hash was seen at (its own position
+    /// when it is the first: then it is recorded). A position before the id's own may be another
+    /// id's with the same hash: the caller compares the ids. Then prunes, with bounded work, ids
+    /// recorded before `window`.
+    func firstPositions(of ids: EventIDList, window: DuplicateWindow) throws(StoreError) -> [Int]
 }
 
 /// Failed keys, the events held back behind a parked key, and keys waiting for an upstream key.

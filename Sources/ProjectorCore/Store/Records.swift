@@ -231,32 +231,49 @@ public struct SetupDriftFinding: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// A batch's event ids, packed: the bytes of every id in one buffer (no allocation per event),
-/// each with the position of its event.
+/// each with the position of its event and its 64-bit hash (the de-duplication table's key).
 public struct EventIDList: Sendable {
     /// The ids' bytes, one after the other (UTF-8, unescaped).
     public private(set) var bytes: [UInt8] = []
     /// Where each id ends in `bytes` (it starts where the previous one ends).
     public private(set) var ends: [Int] = []
     public private(set) var positions: [Int] = []
+    public private(set) var hashes: [Int64] = []
+    /// The end of the batch the ids come from: where the window's bookkeeping records them.
+    public var end = 0
+    /// The latest `occurredAt` (epoch seconds) among the batch's events with one that parses.
+    public var latestOccurredAt: Double?
 
     public init() {}
 
     public var count: Int { positions.count }
     public var isEmpty: Bool { positions.isEmpty }
 
-    public mutating func append(_ id: some Collection<UInt8>, position: Int) {
+    public mutating func append(_ id: some Collection<UInt8>, position: Int, hash: UInt64) {
         bytes.append(contentsOf: id)
         ends.append(bytes.count)
         positions.append(position)
+        hashes.append(Int64(bitPattern: hash))
     }
 
     /// The byte range of the `index`th id in `bytes`.
     public func range(_ index: Int) -> Range<Int> { (index == 0 ? 0 : ends[index - 1])..<ends[index] }
 
+    /// The `index`th id's bytes.
+    public func id(_ index: Int) -> ArraySlice<UInt8> { bytes[range(index)] }
+
+    /// Notes an event's `occurredAt` for the window.
+    public mutating func noteOccurred(at seconds: Double) {
+        latestOccurredAt = max(latestOccurredAt ?? seconds, seconds)
+    }
+
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
         positions.removeAll(keepingCapacity: true)
+        hashes.removeAll(keepingCapacity: true)
+        end = 0
+        latestOccurredAt = nil
     }
 }
 

@@ -17,6 +17,8 @@ public struct StoreStatus: Sendable, Equatable {
     public var outbox: [OutboxState: Int]
     public var disabledEndpoints: Set<String>
     public var lastRun: RunRecord?
+    /// The de-duplication table; nil when there is none yet.
+    public var duplicateWindow: DuplicateWindowStatus?
 
     public init(
         checkpoints: [String: Checkpoint] = [:], failures: [String: FailureCounts] = [:], rejects: [String: Int] = [:],
