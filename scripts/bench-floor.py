@@ -252,6 +252,7 @@ def main():
             db.executescript(job["setup"])
 
     executions = 0
+    per_job = {job["name"]: {"keys": sum(len(batch[i]) for batch in batches)} for i, job in enumerate(jobs)}
     started = time.monotonic()
     for batch in batches:
         db.execute("BEGIN IMMEDIATE")
@@ -279,6 +280,7 @@ def main():
         "executions": executions,
         "seconds": seconds,
         "parseSeconds": parse_seconds,
+        "jobs": per_job,
     }
     if args.json:
         print(json.dumps(result))
