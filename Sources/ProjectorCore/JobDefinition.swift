@@ -18,6 +18,10 @@ public struct JobDefinition: Sendable, Equatable {
     /// `@refresh` or `@apply`, by `mode`.
     public var body: SQLSection
     public var keys: SQLSection?
+    /// `@refresh_batch`: a refresh job's statements for all of a batch's keys at once, read from
+    /// the temporary table `batch_keys(key)`; they must leave the same rows as `@refresh` run for
+    /// each key.
+    public var batchRefresh: SQLSection?
     /// Declared by `-- apply: idempotent`: running an event's `@apply` again leaves the same rows
     /// (upserts of values, not counters), so `replay` may re-apply a key's events.
     public var idempotentApply: Bool
@@ -36,7 +40,8 @@ public struct JobDefinition: Sendable, Equatable {
 
     public init(
         name: String, file: String, mode: Mode, subscriptions: [Subscription], after: [String],
-        webhooks: [String], setup: SQLSection?, body: SQLSection, keys: SQLSection?, idempotentApply: Bool = false,
+        webhooks: [String], setup: SQLSection?, body: SQLSection, keys: SQLSection?, batchRefresh: SQLSection? = nil,
+        idempotentApply: Bool = false,
         fingerprint: String, textFingerprint: String = "", afterLines: [String: Int] = [:],
         webhookLines: [String: Int] = [:], refreshesWhole: Bool = false
     ) {
@@ -49,6 +54,7 @@ public struct JobDefinition: Sendable, Equatable {
         self.setup = setup
         self.body = body
         self.keys = keys
+        self.batchRefresh = batchRefresh
         self.idempotentApply = idempotentApply
         self.fingerprint = fingerprint
         self.textFingerprint = textFingerprint

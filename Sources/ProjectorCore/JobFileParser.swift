@@ -11,9 +11,18 @@
 /// CREATE TABLE IF NOT EXISTS …;
 /// -- @refresh
 /// DELETE FROM … WHERE id = :key; INSERT INTO … WHERE id = :key;
+/// -- @refresh_batch             (optional: the same for all of a batch's keys at once)
+/// DELETE FROM … WHERE id IN (SELECT key FROM batch_keys); INSERT INTO … WHERE id IN (…);
+/// -- @keys
+/// SELECT id FROM …
 /// ```
 public enum JobFileParser {
-    static let sections: Set<String> = ["setup", "refresh", "apply", "keys"]
+    static let sections: Set<String> = ["setup", "refresh", "apply", "keys", batchSection]
+    /// The optional section that refreshes all of a batch's keys in one pass.
+    public static let batchSection = "refresh_batch"
+    /// The temporary table that holds a batch's keys while `@refresh_batch` runs, one per row in
+    /// its column `key`.
+    public static let batchKeysTable = "batch_keys"
     static let annotations: Set<String> = ["on", "after", "webhooks", "apply", "refresh"]
 
     /// Parses one job file; `name` is the job's name (its file name without `.sql`).
@@ -44,7 +53,9 @@ public enum JobFileParser {
             let trimmed = line.drop { $0 == " " || $0 == "\t" }
             if let section = sectionMarker(trimmed) {
                 guard sections.contains(section) else {
-                    fail(number, "unknown section '@\(section)' (expected @setup, @refresh, @apply or @keys)")
+                    fail(
+                        number,
+                        "unknown section '@\(section)' (expected @setup, @refresh, @refresh_batch, @apply or @keys)")
                     current = nil
                     continue
                 }
@@ -152,6 +163,13 @@ public enum JobFileParser {
         if let keys, !hasSQL(keys.text) {
             fail(keys.line - 1, "section '@keys' holds no SQL query")
         }
+        let batch = section(batchSection)
+        if let batch, let marker = bodies[batchSection]?.marker {
+            batchProblems(
+                batch, marker: marker, mode: mode, refreshesWhole: refreshesWhole != nil, hasKeys: keys != nil
+            )
+            .forEach { fail($0.line, $0.message) }
+        }
         if subscriptions.isEmpty {
             fail(1, "no '-- on:' line: the job listens to no event type")
         }
@@ -162,7 +180,7 @@ public enum JobFileParser {
         let setup = section("setup")
         return JobDefinition(
             name: name, file: file, mode: mode, subscriptions: subscriptions, after: after, webhooks: webhooks,
-            setup: setup, body: body, keys: keys, idempotentApply: idempotentLine != nil,
+            setup: setup, body: body, keys: keys, batchRefresh: batch, idempotentApply: idempotentLine != nil,
             fingerprint: fingerprint(
                 mode: mode, subscriptions: subscriptions, after: after, setup: setup, body: body, keys: keys),
             textFingerprint: Fingerprint.hex(Fingerprint.fnv1a(text)),
@@ -170,10 +188,59 @@ public enum JobFileParser {
         )
     }
 
+    /// What is wrong with a `@refresh_batch` section that starts on the line after `marker`.
+    static func batchProblems(
+        _ batch: SQLSection, marker: Int, mode: JobDefinition.Mode, refreshesWhole: Bool, hasKeys: Bool
+    ) -> [(line: Int, message: String)] {
+        if mode != .refresh {
+            return [(marker, "'@refresh_batch' belongs to refresh jobs; an apply job applies each event in turn")]
+        }
+        if refreshesWhole {
+            return [
+                (
+                    marker,
+                    "'@refresh_batch' refreshes a batch's keys, but this job declares 'refresh: whole': its @refresh "
+                        + "already recomputes the whole read model"
+                )
+            ]
+        }
+        guard hasSQL(batch.text) else { return [(marker, "section '@refresh_batch' holds no SQL statement")] }
+        var problems: [(line: Int, message: String)] = []
+        if let parameter = SQLText.firstParameter(in: batch.text) {
+            problems.append(
+                (
+                    batch.line + parameter.line,
+                    "'@refresh_batch' takes no parameter ('\(parameter.text)'): it runs once for all of a batch's "
+                        + "keys, which it reads from the table \(batchKeysTable)(key)"
+                ))
+        }
+        if !SQLText.usesName(batchKeysTable, in: batch.text) {
+            problems.append(
+                (
+                    marker,
+                    "'@refresh_batch' never reads \(batchKeysTable), so it would refresh the same rows whichever keys "
+                        + "a batch holds; select the batch's keys with '(SELECT key FROM \(batchKeysTable))'"
+                ))
+        }
+        if !hasKeys {
+            problems.append(
+                (
+                    marker,
+                    "'@refresh_batch' needs a '@keys' section, so that 'projector verify' can check it against "
+                        + "@refresh key by key"
+                ))
+        }
+        return problems
+    }
+
     /// A hash of what a job does to its read model: its mode, the events and keys it listens to,
     /// the jobs it runs after, and its SQL sections with comments and layout taken out. Editing a
     /// comment, re-indenting, or changing `webhooks:` (which does not touch the read model) keeps
     /// the fingerprint, so `status` does not ask for a rebuild that would only replay history.
+    ///
+    /// `@refresh_batch` is left out: it must leave the same rows as `@refresh` for the same keys
+    /// (`verify` checks that they do), so adding, changing or removing it changes how fast a job
+    /// runs, not what its read model holds, and asks for no rebuild.
     static func fingerprint(
         mode: JobDefinition.Mode, subscriptions: [Subscription], after: [String], setup: SQLSection?,
         body: SQLSection, keys: SQLSection?
@@ -200,12 +267,12 @@ public enum JobFileParser {
             || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "_") || c == UInt8(ascii: "-")
     }
 
-    /// `-- @name …` → `name`.
+    /// `-- @name …` → `name` (a `-` is part of the name, so `@refresh-batch` is not `@refresh`).
     static func sectionMarker(_ line: Substring) -> String? {
         guard line.hasPrefix("--") else { return nil }
         let rest = line.dropFirst(2).drop { $0 == " " || $0 == "\t" }
         guard rest.hasPrefix("@") else { return nil }
-        return String(rest.dropFirst().prefix { $0.isLetter || $0 == "_" })
+        return String(rest.dropFirst().prefix { $0.isLetter || $0 == "_" || $0 == "-" })
     }
 
     /// `-- word: value` with a lowercase one-word key → (`word`, `value`). Free comments such as

@@ -49,6 +49,52 @@ public enum SQLText {
         return found
     }
 
+    /// The first named parameter the SQL binds (`:key`, `@a`, `$b`, `#c`) outside comments, string
+    /// literals and quoted identifiers, and the line it is on, counted from 0.
+    public static func firstParameter(in text: String) -> (text: String, line: Int)? {
+        var found: (text: String, line: Int)?
+        var line = 0
+        scan(text) { piece, bytes in
+            guard found == nil else { return }
+            if piece == .parameter {
+                found = (String(decoding: bytes, as: UTF8.self), line)
+            } else {
+                line += bytes.count { $0 == 0x0A }
+            }
+        }
+        return found
+    }
+
+    /// Whether the SQL names `name` (a table, a column: compared without regard to ASCII case) as
+    /// a bare word outside comments and string literals, or as a quoted identifier.
+    public static func usesName(_ name: String, in text: String) -> Bool {
+        let wanted = Array(name.lowercased().utf8)
+        var found = false
+        scan(text) { piece, bytes in
+            guard !found else { return }
+            switch piece {
+            case .code:
+                var word: [UInt8] = []
+                for c in bytes {
+                    if isWordByte(c) {
+                        word.append(c >= 0x41 && c <= 0x5A ? c + 32 : c)
+                    } else {
+                        if word == wanted { found = true }
+                        word.removeAll(keepingCapacity: true)
+                    }
+                }
+                if word == wanted { found = true }
+            case .quoted:
+                guard let open = bytes.first, open != UInt8(ascii: "'"), bytes.count >= 2 else { return }
+                let inner = bytes.dropFirst().dropLast().map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
+                if inner == wanted { found = true }
+            case .parameter, .comment, .space:
+                break
+            }
+        }
+        return found
+    }
+
     enum Piece: Equatable {
         /// Anything else SQLite tokenizes as code: keywords, names, numbers, operators.
         case code

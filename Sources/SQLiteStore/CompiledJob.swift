@@ -36,6 +36,9 @@ public final class CompiledJob {
     public let definition: JobDefinition
     public let body: [BoundStatement]
     public let keys: Statement?
+    /// `@refresh_batch`'s statements and what fills and empties the batch's keys table, when the
+    /// job has that section.
+    let batch: BatchStatements?
 
     /// Prepares every statement of the job, reporting problems as `file:line: message`.
     /// The `@setup` section must already have run (the statements refer to its tables).
@@ -105,9 +108,18 @@ public final class CompiledJob {
                 )
             }
         }
+        var batch: BatchStatements?
+        if let section = definition.batchRefresh {
+            do throws(JobFileError) {
+                batch = try BatchStatements(section, file: definition.file, db: db)
+            } catch {
+                errors.append(error)
+            }
+        }
         guard errors.isEmpty else { throw JobFileErrors(errors) }
         self.body = body
         self.keys = keys
+        self.batch = batch
     }
 
     /// Runs the job's `@setup` section (idempotent DDL), statement by statement.
@@ -165,7 +177,99 @@ public final class CompiledJob {
 
 }
 
+/// A job's `@refresh_batch`, prepared, with the temporary table its statements read the batch's
+/// keys from: `temp.batch_keys(key)`, one row per key, filled before and emptied after each pass.
+///
+/// The table lives in the connection's `temp` schema, so it is never written to the database file
+/// (nor to an attached one) and every job of the connection shares it. Unqualified, its name is
+/// found in `temp` before `main` and the attached databases, so a read-model table of the same
+/// name would be hidden behind it: that is refused when the section is prepared.
+struct BatchStatements {
+    let statements: [Statement]
+    let create: Statement
+    let clear: Statement
+    let insert: Statement
+
+    static let table = JobFileParser.batchKeysTable
+
+    init(_ section: SQLSection, file: String, db: Database) throws(JobFileError) {
+        func failure(_ line: Int, _ message: String) -> JobFileError {
+            JobFileError(file: file, line: line, message: message)
+        }
+        let marker = section.line - 1
+        var hiding: String?
+        do throws(SQLiteError) {
+            for row in try db.rows("PRAGMA database_list") {
+                guard let schema = row[1].string, schema != "temp", hiding == nil else { continue }
+                let found = try db.rows(
+                    "SELECT 1 FROM \(RunnerStore.quote(schema)).sqlite_master WHERE type IN ('table', 'view') "
+                        + "AND name = ? COLLATE NOCASE",
+                    [.text(Self.table)])
+                if !found.isEmpty { hiding = schema }
+            }
+            create = try db.prepare("CREATE TEMP TABLE IF NOT EXISTS \(Self.table)(key PRIMARY KEY)")
+            try create.run()
+            clear = try db.prepare("DELETE FROM temp.\(Self.table)")
+            insert = try db.prepare("INSERT OR IGNORE INTO temp.\(Self.table)(key) VALUES (?)")
+        } catch {
+            throw failure(marker, "@refresh_batch: \(error.message)")
+        }
+        if let hiding {
+            throw failure(
+                marker,
+                "'@refresh_batch' reads the batch's keys from the temporary table \(Self.table), but "
+                    + "\(hiding).\(Self.table) exists and would be hidden behind it; rename that table")
+        }
+        var statements: [Statement] = []
+        do throws(PrepareError) {
+            for (statement, offset) in try db.prepareAll(section.text) {
+                if statement.parameterCount > 0 {
+                    let name = statement.parameterName(at: 1) ?? "?"
+                    throw PrepareError(
+                        error: SQLiteError(
+                            code: .error,
+                            message:
+                                "'@refresh_batch' takes no parameter ('\(name)'): it reads the batch's keys from "
+                                + "\(Self.table)(key)", sql: section.text),
+                        offset: offset)
+                }
+                statements.append(statement)
+            }
+        } catch {
+            throw failure(CompiledJob.line(of: error.offset, in: section), error.error.message)
+        }
+        self.statements = statements
+    }
+
+    /// Fills the keys table with `keys` (each once; canonical integers as integers, as `:key` is
+    /// bound), runs the statements, and empties the table again.
+    func refresh(keys: [String]) throws(SQLiteError) {
+        try create.run()
+        try clear.run()
+        for key in keys {
+            try EventBinder.bindKey(key, insert, 1)
+            try insert.run()
+        }
+        for statement in statements { try statement.run() }
+        try clear.run()
+    }
+}
+
 extension CompiledJob: CompiledJobStatements {
+    public var refreshesInBatches: Bool { batch != nil }
+
+    public func refresh(keys: [String]) throws(StoreError) {
+        guard let batch else {
+            for key in keys { try refresh(key: key) }
+            return
+        }
+        do throws(SQLiteError) {
+            try batch.refresh(keys: keys)
+        } catch {
+            throw error.storeError
+        }
+    }
+
     public func refresh(key: String) throws(StoreError) {
         do throws(SQLiteError) {
             try EventBinder.refresh(body, key: key)

@@ -38,13 +38,7 @@ public final class SampleScratch: KeyRecomputation {
 
     public func recompute(key: String) throws(StoreError) -> [ReadModelDrift] {
         do throws(SQLiteError) {
-            let tables: [String]
-            if let listed = self.tables {
-                tables = listed
-            } else {
-                tables = try TableDifference.tables(db, schema: "main")
-                self.tables = tables
-            }
+            let tables = try readModelTables()
             for table in tables { try db.execute("DELETE FROM main.\(RunnerStore.quote(table))") }
             try EventBinder.refresh(compiled.body, key: key)
             return try tables.map { (table) throws(SQLiteError) in
@@ -54,5 +48,48 @@ public final class SampleScratch: KeyRecomputation {
         } catch {
             throw error.storeError
         }
+    }
+
+    /// The schema, attached in memory, that holds the key-by-key result while the batch form runs.
+    static let perKeySchema = "projector_per_key"
+
+    public func compareRefreshForms(keys: [String], batchSize: Int) throws(StoreError) -> [ReadModelDrift] {
+        guard let batch = compiled.batch else { return [] }
+        do throws(SQLiteError) {
+            let tables = try readModelTables()
+            func empty() throws(SQLiteError) {
+                for table in tables { try db.execute("DELETE FROM main.\(RunnerStore.quote(table))") }
+            }
+            try empty()
+            for key in keys { try EventBinder.refresh(compiled.body, key: key) }
+            if try db.rows("SELECT 1 FROM pragma_database_list WHERE name = ?", [.text(Self.perKeySchema)]).isEmpty {
+                try db.execute("ATTACH DATABASE ':memory:' AS \(Self.perKeySchema)")
+            }
+            for table in tables {
+                let name = RunnerStore.quote(table)
+                try db.execute("DROP TABLE IF EXISTS \(Self.perKeySchema).\(name)")
+                try db.execute("CREATE TABLE \(Self.perKeySchema).\(name) AS SELECT * FROM main.\(name)")
+            }
+            try empty()
+            var start = 0
+            while start < keys.count {
+                let end = min(keys.count, start + max(1, batchSize))
+                try batch.refresh(keys: Array(keys[start..<end]))
+                start = end
+            }
+            return try tables.map { (table) throws(SQLiteError) in
+                try TableDifference.compare(
+                    db, table: table, recomputed: Self.perKeySchema, live: "main", bothWays: true)
+            }
+        } catch {
+            throw error.storeError
+        }
+    }
+
+    private func readModelTables() throws(SQLiteError) -> [String] {
+        if let tables { return tables }
+        let listed = try TableDifference.tables(db, schema: "main")
+        tables = listed
+        return listed
     }
 }

@@ -185,7 +185,9 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
             Whole: rebuilds the job into a scratch database and compares every table both ways. \
             --sample N: recomputes N random keys of a refresh job one by one. Exits 65 when rows drifted \
-            (0 after --repair put the recomputed rows in place).
+            (0 after --repair put the recomputed rows in place). A job with @refresh_batch is first checked \
+            to leave the same rows with it as with @refresh on the same keys; exits 78 when they differ \
+            (and repairs nothing).
             """
     )
 
@@ -206,6 +208,23 @@ struct VerifyCommand: ParsableCommand {
         if json {
             print(try Output.json(report))
         } else {
+            if let forms = report.refreshForms {
+                if forms.agree {
+                    print("\(job): @refresh_batch and @refresh agree on \(forms.checkedKeys) key(s)")
+                } else {
+                    print(
+                        "\(job): @refresh_batch and @refresh disagree on \(forms.checkedKeys) key(s) "
+                            + "(batches of up to \(forms.batchSize)); the job definition is wrong"
+                            + (repair ? ", nothing was repaired" : ""))
+                    for table in forms.tables where table.missingCount > 0 || table.unexpectedCount > 0 {
+                        print(
+                            "  \(table.table): \(table.missingCount) row(s) of @refresh missing or different, "
+                                + "\(table.unexpectedCount) only from @refresh_batch")
+                        for row in table.missingOrDifferent { print("    @refresh       " + row) }
+                        for row in table.unexpected { print("    @refresh_batch " + row) }
+                    }
+                }
+            }
             let scope = report.checkedKeys.map { "\($0) sampled keys" } ?? "the whole read model"
             if !report.drifted {
                 print("\(job): no drift in \(scope)")
@@ -223,6 +242,7 @@ struct VerifyCommand: ParsableCommand {
                 }
             }
         }
+        if report.refreshForms?.agree == false { throw ExitCode(ExitStatus.config) }
         if report.drifted && !report.repaired { throw ExitCode(ExitStatus.dataError) }
     }
 }

@@ -36,6 +36,39 @@ import Testing
         #expect(declared.status == 0, "\(declared.stderr)")
     }
 
+    /// A `@refresh_batch` that leaves other rows than `@refresh` is a wrong definition: `verify`
+    /// lists the rows and exits 78, and does not repair with it.
+    @Test func verifyExits78WhenTheBatchFormDisagrees() throws {
+        let job = """
+            -- on: PING key: aggregateId
+            -- @setup
+            CREATE TABLE IF NOT EXISTS counts(key TEXT PRIMARY KEY, n INTEGER NOT NULL);
+            -- @refresh
+            DELETE FROM counts WHERE key = :key;
+            INSERT INTO counts SELECT key, n FROM src WHERE key = :key;
+            -- @refresh_batch
+            DELETE FROM counts WHERE key IN (SELECT key FROM batch_keys);
+            INSERT INTO counts SELECT key, n FROM src WHERE key IN (SELECT key FROM batch_keys) AND n > 1;
+            -- @keys
+            SELECT key FROM src
+            """
+        let w = try Workspace(job: job)
+        try w.execute("CREATE TABLE src(key TEXT PRIMARY KEY, n INTEGER); INSERT INTO src VALUES('k0', 1), ('k1', 2)")
+        try w.append(3)
+        #expect(try w.run().status == 0)
+        let verify = try w.projector(["verify", "count", "--repair"])
+        #expect(verify.status == 78, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("count: @refresh_batch and @refresh disagree on 2 key(s)"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("    @refresh       (k0, 1)"), "\(verify.stdout)")
+        #expect(verify.stdout.contains("nothing was repaired"), "\(verify.stdout)")
+        #expect(try w.rows("SELECT key, n FROM counts ORDER BY key") == [["k0", "1"], ["k1", "2"]])
+
+        try w.dir.write("jobs/count.sql", job.replacingOccurrences(of: " AND n > 1", with: ""))
+        let fixed = try w.projector(["verify", "count"])
+        #expect(fixed.status == 0, "\(fixed.stdout)\(fixed.stderr)")
+        #expect(fixed.stdout.contains("count: @refresh_batch and @refresh agree on 2 key(s)"), "\(fixed.stdout)")
+    }
+
     @Test func twoJobsCreatingOneTableAreExit78NamingBoth() throws {
         let w = try Workspace()
         try w.dir.write(

@@ -72,7 +72,7 @@ import Testing
         ),
         (
             "-- on: A\n-- @refreshh\nSELECT 1;",
-            "jobs/job.sql:2: unknown section '@refreshh' (expected @setup, @refresh, @apply or @keys)"
+            "jobs/job.sql:2: unknown section '@refreshh' (expected @setup, @refresh, @refresh_batch, @apply or @keys)"
         ),
         (
             "-- onn: A\n-- @refresh\nSELECT 1;",

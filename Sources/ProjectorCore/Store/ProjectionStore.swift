@@ -44,6 +44,13 @@ public protocol CompiledJobStatements: AnyObject {
     var definition: JobDefinition { get }
     /// Runs a refresh job's statements for one key.
     func refresh(key: String) throws(StoreError)
+    /// Whether the job has `@refresh_batch`, so `refresh(keys:)` refreshes many keys in one pass.
+    var refreshesInBatches: Bool { get }
+    /// Refreshes every key of `keys` (order and repeats do not matter): with `@refresh_batch`, one
+    /// pass of its statements over the keys in the temporary table `batch_keys`; without it, one
+    /// `refresh(key:)` per key. Run it in a savepoint: when it throws, roll the savepoint back and
+    /// refresh key by key, so a failing key is told apart from the others.
+    func refresh(keys: [String]) throws(StoreError)
     /// Runs an apply job's statements for one event of `key`.
     func apply(_ event: EventLine, key: String) throws(StoreError)
     /// Every key of a refresh job with `@keys`, in key order.

@@ -12,6 +12,11 @@ public protocol KeyRecomputation: AnyObject {
     /// Recomputes `key` into emptied tables and compares them with the live read model one way:
     /// per table (by name), the rows the live one lacks or holds differently.
     func recompute(key: String) throws(StoreError) -> [ReadModelDrift]
+    /// For a job with `@refresh_batch`: refreshes `keys` into emptied tables once key by key with
+    /// `@refresh` and once with `@refresh_batch` (the keys in batches of up to `batchSize`), and
+    /// compares the two results both ways, per table: `missingOrDifferent` are rows `@refresh`
+    /// leaves that `@refresh_batch` does not, `unexpected` rows only `@refresh_batch` leaves.
+    func compareRefreshForms(keys: [String], batchSize: Int) throws(StoreError) -> [ReadModelDrift]
 }
 
 /// Where a table of the live read model differs from its recomputation.
