@@ -34,5 +34,21 @@ FROM (
     WHERE b.project_id = :key
 );
 
+-- @refresh_batch
+-- The same for all of a batch's projects in one pass (their ids are in batch_keys).
+DELETE FROM bug_budget_view WHERE project_id IN (SELECT key FROM batch_keys);
+INSERT INTO bug_budget_view(budget_id, project_id, name, max_failures, failures_used, remaining, exhausted,
+    period_start)
+SELECT id, project_id, name, max_failures, used, max(max_failures - used, 0), used >= max_failures, period_start
+FROM (
+    SELECT b.id, b.project_id, b.name, b.max_failures, b.period_start,
+        (SELECT count(*)
+         FROM app.test_runs r
+         JOIN app.test_run_results x ON x.test_run_id = r.id
+         WHERE r.project_id = b.project_id AND x.status = 'failed' AND x.created_at >= b.period_start) AS used
+    FROM app.bug_budgets b
+    WHERE b.project_id IN (SELECT key FROM batch_keys)
+);
+
 -- @keys
 SELECT id FROM app.projects

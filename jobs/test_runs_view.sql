@@ -46,5 +46,28 @@ LEFT JOIN app.test_run_results x ON x.test_run_id = r.id
 WHERE r.id = :key
 GROUP BY r.id;
 
+-- @refresh_batch
+-- The same for all of a batch's test runs in one pass (their ids are in batch_keys):
+-- one DELETE and one grouped INSERT instead of two statements per run.
+DELETE FROM test_runs_view WHERE id IN (SELECT key FROM batch_keys);
+INSERT INTO test_runs_view(id, project_id, title, status, total_results, passed, failed, skipped, blocked,
+    pass_rate, total_duration_ms, mean_duration_ms, last_result_at, updated_at)
+SELECT r.id, r.project_id, r.title, r.status,
+    count(x.id),
+    count(x.id) FILTER (WHERE x.status = 'passed'),
+    count(x.id) FILTER (WHERE x.status = 'failed'),
+    count(x.id) FILTER (WHERE x.status = 'skipped'),
+    count(x.id) FILTER (WHERE x.status = 'blocked'),
+    CASE WHEN count(x.id) > 0
+        THEN round(100.0 * count(x.id) FILTER (WHERE x.status = 'passed') / count(x.id), 2) END,
+    coalesce(sum(x.duration_ms), 0),
+    avg(x.duration_ms),
+    max(x.created_at),
+    r.updated_at
+FROM app.test_runs r
+LEFT JOIN app.test_run_results x ON x.test_run_id = r.id
+WHERE r.id IN (SELECT key FROM batch_keys)
+GROUP BY r.id;
+
 -- @keys
 SELECT id FROM app.test_runs
