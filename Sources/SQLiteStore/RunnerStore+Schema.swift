@@ -72,7 +72,7 @@ extension RunnerStore {
             CREATE TABLE IF NOT EXISTS projector_event_window(
                 hash INTEGER PRIMARY KEY,
                 position INTEGER NOT NULL
-            );
+            ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS projector_event_window_marks(
                 position INTEGER PRIMARY KEY,
                 occurred_at REAL,
