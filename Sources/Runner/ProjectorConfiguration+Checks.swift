@@ -21,6 +21,9 @@ extension ProjectorConfiguration {
         if let events = duplicateWindowEvents, events < 0 {
             problems.append("duplicateWindowEvents: must be a number of events, 0 or more (got \(events))")
         }
+        if let days = retentionDays, !(days.isFinite && days > 0) {
+            problems.append("retentionDays: must be a positive number of days (got \(days))")
+        }
         for (name, endpoint) in (webhooks ?? [:]).sorted(by: { $0.key < $1.key }) {
             problems += endpoint.unknownKeys
             problems += endpoint.problems().map { "webhooks.\(name)\($0)" }

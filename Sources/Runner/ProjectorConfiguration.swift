@@ -12,7 +12,7 @@ public import Webhooks
 ///     "qa-dashboard": {"url": "https://dash.example/hooks", "secretEnv": "QA_DASHBOARD_SECRET",
 ///                      "jobs": ["test_runs_view"], "timeoutSeconds": 10, "maxAttempts": 10}
 ///   },
-///   "webhookBudgetSeconds": 15,
+///   "webhookBudgetSeconds": 15, "retentionDays": 30,
 ///   "duplicateWindowHours": 24, "duplicateWindowEvents": 100000
 /// }
 /// ```
@@ -30,6 +30,8 @@ public struct ProjectorConfiguration: Decodable, Sendable {
     /// The de-duplication window (`DuplicateWindow`): hours of `occurredAt` and a number of events.
     public var duplicateWindowHours: Double?
     public var duplicateWindowEvents: Int?
+    /// How many days runs and delivered notifications are kept (30 when absent).
+    public var retentionDays: Double?
     /// The directory relative paths in the file resolve against ("" for the working directory).
     public var directory = ""
     /// Keys of the file's top-level object that mean nothing here.
@@ -74,7 +76,7 @@ public struct ProjectorConfiguration: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case database, journal, jobsDir, attach, webhooks, webhookBudgetSeconds, duplicateWindowHours,
-            duplicateWindowEvents
+            duplicateWindowEvents, retentionDays
     }
 
     public init() {}
@@ -90,6 +92,7 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         webhookBudgetSeconds = try c.decodeIfPresent(Double.self, forKey: .webhookBudgetSeconds)
         duplicateWindowHours = try c.decodeIfPresent(Double.self, forKey: .duplicateWindowHours)
         duplicateWindowEvents = try c.decodeIfPresent(Int.self, forKey: .duplicateWindowEvents)
+        retentionDays = try c.decodeIfPresent(Double.self, forKey: .retentionDays)
     }
 
     /// Reads and checks a configuration file; errors name the file and the line and column or the

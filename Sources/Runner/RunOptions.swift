@@ -52,6 +52,13 @@ public struct RunOptions: Sendable {
     public var deliverWebhooks = true
     /// Set when the caller already holds the run lock (`--watch`, `rebuild`).
     public var lockHeld = false
+    /// How long runs and delivered notifications are kept (configuration `retentionDays`).
+    public var retentionDays = 30.0
+    /// The most rows of each kind (runs, delivered notifications, rejects) one run prunes.
+    public var pruneLimit = 1_000
+    /// Set by `--watch`: a run that finds nothing to do shares one "idle" row with the idle runs
+    /// before it instead of adding its own (a one-shot run always records its row).
+    public var collapsesIdleRuns = false
     /// Asked before each batch: true stops the run there (SIGTERM/SIGINT), after the batch in
     /// flight has committed.
     public var shouldStop: (@Sendable () -> Bool)?

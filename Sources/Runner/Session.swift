@@ -73,13 +73,36 @@ final class Session {
         ledger.logger = logger
     }
 
+    /// Finishes the run's row (a watch's run that found nothing shares one row with the idle runs
+    /// before it), then prunes what is older than the retention period, a bounded amount per run.
     func finishRun(to position: Int, events: Int, rejects: Int, failures: Int, outcome: RunReport.Outcome)
         throws(RunError)
     {
+        let now = clock.now()
         let run = FinishedRun(
-            id: runID, finishedAt: clock.now(), toPosition: position, events: events, rejects: rejects,
+            id: runID, finishedAt: now, toPosition: position, events: events, rejects: rejects,
             failures: failures, outcome: outcome.isClean ? "ok" : "failures", exitCode: options.exitCode?(outcome))
-        try storeCall { () throws(StoreError) in try store.finishRun(run) }
+        let idle =
+            options.collapsesIdleRuns && outcome.isClean && events == 0 && rejects == 0 && failures == 0
+            && report.recovered == 0 && report.notificationsQueued == 0 && report.deliveries.attempted == 0
+        try storeCall { () throws(StoreError) in try idle ? store.finishIdleRun(run) : store.finishRun(run) }
+        let pruning = HistoryPruning(
+            before: now - options.retentionDays * 86_400, currentRun: runID, journalStart: journal.start,
+            limit: options.pruneLimit)
+        do throws(StoreError) {
+            let pruned = try store.prune(pruning)
+            if pruned.total > 0 {
+                logger.info(
+                    "pruned old records",
+                    metadata: [
+                        "runs": "\(pruned.runs)", "notifications": "\(pruned.notifications)",
+                        "rejects": "\(pruned.rejects)",
+                    ])
+            }
+        } catch {
+            // Bookkeeping: the run's work is committed; the next run prunes instead.
+            logger.warning("could not prune old records", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Completes the report with the jobs' parts and the run's range and cost.

@@ -4,8 +4,10 @@ public import ServiceLifecycle
 
 /// `run --watch` as a service: holds the run lock, runs whenever the journal grows (looked at
 /// every `pollInterval`) and at least every `idleInterval` (for due webhooks and retries), and
-/// waits and tries again while the database is busy. On a graceful shutdown (SIGTERM/SIGINT in
-/// the service group) or cancellation, the batch in flight commits, then the service returns.
+/// waits and tries again while the database is busy. Runs that find nothing to do share one
+/// "idle" row in the run history, which says when the watch last looked. On a graceful shutdown
+/// (SIGTERM/SIGINT in the service group) or cancellation, the batch in flight commits, then the
+/// service returns.
 ///
 /// Runs and the lock are blocking work: they run on a thread of their own, and learn of the
 /// shutdown through `RunOptions.shouldStop`.
@@ -15,8 +17,9 @@ public struct Watch: Service {
     let cycle: RunCycle
     let finished: @Sendable (RunReport) -> Void
     let stop: StopRequest
-    var pollInterval: Duration = .milliseconds(100)
-    var idleInterval = 5.0
+    public var pollInterval: Duration = .milliseconds(100)
+    /// Seconds between runs while the journal does not grow.
+    public var idleInterval = 5.0
     var busyPause: Duration = .milliseconds(500)
 
     /// `finished` is told of each run that did something (events, rejects, deliveries); `stop` is
@@ -57,6 +60,7 @@ public struct Watch: Service {
         }.get()
         defer { withExtendedLifetime(lock) {} }
         options.lockHeld = true
+        options.collapsesIdleRuns = true
         logger.notice("watching the journal", metadata: ["journal": "\(options.journalPath)"])
         while !shouldStop() {
             let runOptions = options

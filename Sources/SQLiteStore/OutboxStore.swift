@@ -25,6 +25,8 @@ extension RunnerStore {
             );
             CREATE INDEX IF NOT EXISTS projector_webhook_outbox_due
                 ON projector_webhook_outbox(state, next_attempt_at);
+            CREATE INDEX IF NOT EXISTS projector_webhook_outbox_delivered
+                ON projector_webhook_outbox(delivered_at) WHERE state = 'delivered';
             CREATE TABLE IF NOT EXISTS projector_webhook_endpoints(
                 name TEXT PRIMARY KEY,
                 disabled_at REAL,

@@ -84,6 +84,28 @@ extension RunnerStore {
     /// How many of the latest runs `projector_runs` keeps (their totals live on in the metrics).
     public static let runsKept = 10_000
 
+    public func finishIdleRun(_ run: FinishedRun) throws(StoreError) {
+        var idle = run
+        idle.outcome = "idle"
+        try transaction { () throws(StoreError) in
+            try sqlite { () throws(SQLiteError) in
+                let previous = try db.rows(
+                    "SELECT id, outcome FROM projector_runs WHERE id < ? ORDER BY id DESC LIMIT 1", [SQLValue(run.id)]
+                ).first
+                guard let previous, previous[1].string == "idle", let previousID = previous[0].int else { return }
+                try db.run(
+                    """
+                    UPDATE projector_runs SET (started_at, from_position) =
+                        (SELECT started_at, from_position FROM projector_runs WHERE id = ?1)
+                    WHERE id = ?2
+                    """, [SQLValue(run.id), SQLValue(previousID)])
+                try db.run("DELETE FROM projector_runs WHERE id = ?", [SQLValue(run.id)])
+                idle.id = previousID
+            }
+            try finishRun(idle)
+        }
+    }
+
     // MARK: Rejects
 
     /// Records each reject once: a line re-read by a lagging or new job keeps its first record.

@@ -35,6 +35,7 @@ struct ConfigCommand: ParsableCommand {
             var jobsDir: String
             var attach: [String: String]
             var webhookBudgetSeconds: Double
+            var retentionDays: Double
             var webhooks: [String: Endpoint]
         }
 
@@ -46,7 +47,7 @@ struct ConfigCommand: ParsableCommand {
                 attach: Dictionary(
                     options.attachments.map { ($0.name, $0.path + ($0.readOnly ? " (read-only)" : " (read-write)")) },
                     uniquingKeysWith: { a, _ in a }),
-                webhookBudgetSeconds: options.webhookBudget, webhooks: [:])
+                webhookBudgetSeconds: options.webhookBudget, retentionDays: options.retentionDays, webhooks: [:])
             for endpoint in options.endpoints {
                 effective.webhooks[endpoint.name] = .init(
                     url: endpoint.url, secret: Self.secret(sources[endpoint.name]),
@@ -65,6 +66,7 @@ struct ConfigCommand: ParsableCommand {
                 print("attach:    \(name) = \(path)")
             }
             print("webhook budget: \(effective.webhookBudgetSeconds) s")
+            print("retention: \(effective.retentionDays) days (runs, delivered notifications)")
             for (name, endpoint) in effective.webhooks.sorted(by: { $0.key < $1.key }) {
                 print(
                     "webhook \(name): \(endpoint.url), secret \(endpoint.secret), jobs \(endpoint.jobs.joined(separator: ","))"

@@ -118,6 +118,7 @@ struct StoreOptions: ParsableArguments {
         options.endpoints = try file.endpoints(environment: environment, signing: signing.names)
         if let budget = file.webhookBudgetSeconds { options.webhookBudget = budget }
         options.duplicateWindow = file.duplicateWindow
+        if let days = file.retentionDays { options.retentionDays = days }
         return options
     }
 }

@@ -79,6 +79,7 @@ import Webhooks
             (#"{"webhooks": {"d": {\#(endpoint), "timeoutSeconds": 0}}}"#, "webhooks.d.timeoutSeconds: must be"),
             (#"{"webhooks": {"d": {\#(endpoint), "schedule": [-5]}}}"#, "webhooks.d.schedule[0]: must be"),
             (#"{"webhookBudgetSeconds": -3}"#, "webhookBudgetSeconds: must be a positive"),
+            (#"{"retentionDays": -1}"#, "retentionDays: must be a positive number of days"),
             (#"{"webhooks": {"d": {\#(endpoint), "secretFile": "f"}}}"#, "secretEnv and secretFile are both set"),
             ("{\n  \"database\": \"x.db\",\n}", "p.json:3:1: not valid JSON"),
         ] {
@@ -89,6 +90,19 @@ import Webhooks
                 #expect(outcome.status == 78, "\(json) \(command): \(outcome.stderr)")
                 #expect(outcome.stderr.contains(expected), "\(json) \(command): \(outcome.stderr)")
             }
+        }
+    }
+
+    /// `retentionDays` reaches the run's options (`config show` prints the effective value).
+    @Test func theRetentionPeriodComesFromTheConfigurationFile() throws {
+        let dir = TemporaryDirectory()
+        let jobs = ChildProcess.repositoryRoot() + "/jobs"
+        let set = try dir.write("set.json", #"{"retentionDays": 7.5}"#)
+        let unset = try dir.write("unset.json", "{}")
+        for (path, expected) in [(set, "retention: 7.5 days"), (unset, "retention: 30.0 days")] {
+            let outcome = try ChildProcess.run(["config", "show", "--config", path, "--jobs-dir", jobs])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            #expect(outcome.stdout.contains(expected), "\(outcome.stdout)")
         }
     }
 

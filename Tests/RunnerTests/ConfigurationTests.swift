@@ -34,6 +34,7 @@ import Webhooks
             "webhooks.dash.schedule: must list at least one delay"
         ),
         (#"{"webhookBudgetSeconds": -3}"#, "webhookBudgetSeconds: must be a positive number of seconds (got -3.0)"),
+        (#"{"retentionDays": 0}"#, "retentionDays: must be a positive number of days (got 0.0)"),
         (
             #"{"webhooks": {"dash": {\#(endpoint), "secretFile": "dash.secret"}}}"#,
             "webhooks.dash: secretEnv and secretFile are both set; give exactly one secret source"
@@ -136,7 +137,7 @@ import Webhooks
             "p.json",
             #"""
             {"database": "read.db", "journal": "/srv/j", "jobsDir": "jobs", "attach": {"app": "w.db:rw"},
-             "webhookBudgetSeconds": 15,
+             "webhookBudgetSeconds": 15, "retentionDays": 7.5,
              "webhooks": {"dash": {\#(Self.endpoint), "jobs": ["*"], "timeoutSeconds": 10,
                                    "connectTimeoutSeconds": 5, "maxAttempts": 10, "schedule": [5, 300],
                                    "allowHTTP": false}}}
@@ -145,5 +146,6 @@ import Webhooks
         #expect(configuration.resolve(configuration.database) == dir.file("read.db"))
         #expect(configuration.resolve(configuration.journal) == "/srv/j")
         #expect(configuration.secretSources["dash"] == .environment("DASH_SECRET"))
+        #expect(configuration.retentionDays == 7.5)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Runner
+import SQLiteStore
 import ServiceLifecycle
 import Synchronization
 import TestSupport
@@ -101,6 +102,46 @@ import Testing
         #expect(try f.scalar("SELECT sum(n) FROM counts") == 50)
         #expect(observed.reports.withLock { $0.allSatisfy { $0.events > 0 } })
         #expect(observed.count >= 2)
+    }
+
+    @Test func anIdleWatchKeepsOneRunRowThatSaysWhenItLastLooked() async throws {
+        // Given a watch that looks every 20 ms, over a journal with 20 events
+        let f = try Fixture(jobs: ["count": Workspace.job])
+        try f.workspace.append(20)
+        let observed = Observed()
+        let looks = Atomic<Int>(0)
+        var cycle = RunCycle()
+        cycle.ended = { looks.add(1, ordering: .relaxed) }
+        var watch = Watch(options: f.options, logger: Self.quietLogger, cycle: cycle) { report in
+            observed.reports.withLock { $0.append(report) }
+        }
+        watch.idleInterval = 0.02
+        let group = Self.group(watch)
+        try await withThrowingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            // When it did the work and then looked at least 10 more times
+            #expect(await Self.eventually { observed.events == 20 })
+            let worked = looks.load(ordering: .relaxed)
+            #expect(await Self.eventually { looks.load(ordering: .relaxed) >= worked + 10 })
+            // and 5 more events come, and it looks 10 more times
+            try f.workspace.append(5, start: 20)
+            #expect(await Self.eventually { observed.events == 25 })
+            let workedAgain = looks.load(ordering: .relaxed)
+            #expect(await Self.eventually { looks.load(ordering: .relaxed) >= workedAgain + 10 })
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        // Then each stretch of idle looks is one row, which holds the time of its latest look
+        #expect(
+            try f.rows("SELECT events, outcome FROM projector_runs ORDER BY id")
+                == [["20", "ok"], ["0", "idle"], ["5", "ok"], ["0", "idle"]])
+        let times = try f.db().rows("SELECT started_at, finished_at FROM projector_runs ORDER BY id").map {
+            ($0[0].double ?? 0, $0[1].double ?? 0)
+        }
+        #expect(times[1].0 > times[0].1 + 0.1)
+        #expect(times[3].0 > times[2].1 + 0.1)
+        #expect(times.allSatisfy { $0.1 >= $0.0 })
+        #expect(looks.load(ordering: .relaxed) >= 22)
     }
 
     @Test func aWatchThatCannotTakeTheLockEndsTheGroupWithTheRunError() async throws {

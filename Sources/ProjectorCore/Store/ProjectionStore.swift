@@ -5,7 +5,7 @@
 ///
 /// A store is used by one thread at a time: the runner is synchronous.
 public protocol ProjectionStore: AnyObject, StoreTransactions, CheckpointStore, RunHistory, RejectStore,
-    EventIDWindow, FailureStore, NotificationOutbox
+    EventIDWindow, FailureStore, NotificationOutbox, HistoryRetention
 {
     /// Creates the runner's tables if they are missing (inside the caller's transaction).
     func createSchema() throws(StoreError)
@@ -65,10 +65,15 @@ public protocol CheckpointStore {
     ) throws(StoreError)
 }
 
-/// One row per run, kept for a bounded number of runs.
+/// One row per run, kept for a bounded number of runs (and a retention period, `HistoryRetention`).
 public protocol RunHistory {
     func beginRun(now: Double, from position: Int) throws(StoreError) -> Int
     func finishRun(_ run: FinishedRun) throws(StoreError)
+    /// Finishes a run that found nothing to do (a watch looking at a journal that did not grow) as
+    /// one row with outcome "idle": when the latest run before it is such a row too, that row
+    /// takes this run's times and position and this run's row goes, so a stretch of idle looks
+    /// is one row that says when the watch last looked.
+    func finishIdleRun(_ run: FinishedRun) throws(StoreError)
 }
 
 /// Rejected lines, each recorded once.

@@ -138,7 +138,7 @@ public struct FinishedRun: Sendable, Equatable {
     public var events: Int
     public var rejects: Int
     public var failures: Int
-    /// "ok" or "failures".
+    /// "ok" or "failures" (`RunHistory.finishIdleRun` writes "idle").
     public var outcome: String
     /// The exit code the executable gives the run, when it is known.
     public var exitCode: Int32?
