@@ -68,3 +68,12 @@ extension Stores {
     /// The name under which a scratch build reads the live store.
     static var liveAttachmentName: String { RunnerStore.liveSchema }
 }
+
+/// What an executable sets up before anything else runs.
+public enum RunnerProcess {
+    /// The store's process-wide settings (SQLite's, made before its first use and while no other
+    /// thread uses it): call first thing in `main`.
+    public static func configure() {
+        Database.configureProcess()
+    }
+}

@@ -66,6 +66,13 @@ public final class Database {
         sqlite3_close_v2(handle)
     }
 
+    /// Process-wide SQLite settings: memory statistics off (they take a global mutex around every
+    /// allocation, and projector never reads them). SQLite allows this only before its first use
+    /// and while no other thread calls it, so an executable calls it first thing in `main`.
+    public static func configureProcess() {
+        _ = projector_sqlite_configure()
+    }
+
     /// Runs one or more statements that return no rows we need.
     public func execute(_ sql: String) throws(SQLiteError) {
         var errorMessage: UnsafeMutablePointer<CChar>?

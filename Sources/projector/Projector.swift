@@ -31,6 +31,7 @@ struct Projector: ParsableCommand {
     /// Runs the command and maps what went wrong to its exit code, once for every command (SPEC
     /// §6): a `RunError` by what happened; the command line's own errors as argument-parser does.
     static func main() {
+        RunnerProcess.configure()
         do {
             var command = try parseAsRoot()
             try command.run()
