@@ -101,7 +101,8 @@ struct KeyExecution {
         var last: Int
     }
 
-    /// Refreshes keys optimistically: all of them in one savepoint. When any key's SQL fails, that
+    /// Refreshes keys optimistically: all of them in one savepoint (in one pass of the job's
+    /// `@refresh_batch` when it has one). When any key's SQL fails, that
     /// savepoint is rolled back and each key is refreshed alone in a savepoint of its own, so the
     /// outcome is the per-key one: the failing key rolled back and recorded, the others kept.
     /// Returns the keys refreshed.
@@ -109,7 +110,11 @@ struct KeyExecution {
         guard keys.count > 1 else { return try refreshEach(state, keys) }
         do {
             try store.savepoint { () throws(StoreError) in
-                for range in keys { try state.compiled.refresh(key: range.key) }
+                if state.compiled.refreshesInBatches {
+                    try state.compiled.refresh(keys: keys.map(\.key))
+                } else {
+                    for range in keys { try state.compiled.refresh(key: range.key) }
+                }
             }
         } catch  where error.isKeyLocal {
             return try refreshEach(state, keys)
