@@ -59,7 +59,7 @@ import Testing
             else { return }
             let group = observed.group.withLock { $0 }
             Task { await group?.triggerGracefulShutdown() }
-            let deadline = Date().addingTimeInterval(60)
+            let deadline = Date().addingTimeInterval(600)
             while !stop.isRequested && Date() < deadline { usleep(1000) }
         }
         let watch = Watch(options: options, logger: Self.quietLogger, cycle: RunCycle(), stop: stop) { report in
