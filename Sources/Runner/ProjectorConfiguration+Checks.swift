@@ -1,4 +1,5 @@
 import Foundation
+import ProjectorCore
 
 extension ProjectorConfiguration {
     /// Everything wrong with the file's values, one `key.path: what is wrong` each. Secrets are not

@@ -36,11 +36,8 @@ enum StoreOpening {
         {
             throw .notWritable(what: "the database", path: options.databasePath, reason: reason)
         }
-        let attached = options.attachments.map {
-            RunnerStore.Attached(name: $0.name, path: $0.path, readOnly: $0.readOnly)
-        }
         do throws(RunnerStore.OpenFailure) {
-            return try RunnerStore.open(path: path, options: databaseOptions, attachments: attached)
+            return try RunnerStore.open(path: path, options: databaseOptions, attachments: options.attachments)
         } catch {
             if let attachment = error.attachment {
                 throw .opening(error.error, what: "the attached database '\(attachment.name)'", path: attachment.path)

@@ -39,7 +39,7 @@ enum Stores {
             db = try SampleScratch.open(
                 livePath: options.databasePath,
                 attachments: options.attachments.map {
-                    RunnerStore.Attached(name: $0.name, path: $0.path, readOnly: true)
+                    Attachment(name: $0.name, path: $0.path, readOnly: true)
                 })
         } catch {
             throw .from(error)

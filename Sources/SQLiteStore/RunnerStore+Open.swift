@@ -1,29 +1,16 @@
 public import ProjectorCore
 
 extension RunnerStore {
-    /// A database to attach beside the store's own (the write model a job reads, say).
-    public struct Attached: Sendable {
-        public var name: String
-        public var path: String
-        public var readOnly: Bool
-
-        public init(name: String, path: String, readOnly: Bool) {
-            self.name = name
-            self.path = path
-            self.readOnly = readOnly
-        }
-    }
-
     /// Why opening failed: the error, and which attached database it concerns (nil: the store's own).
     public struct OpenFailure: Error {
         public var error: StoreError
-        public var attachment: Attached?
+        public var attachment: Attachment?
     }
 
     /// Opens (creating it when missing) the database at `path` and attaches `attachments`. An
     /// attachment is read once, so a file that is not a database is told apart here.
     public static func open(
-        path: String, options: Database.Options, attachments: [Attached] = []
+        path: String, options: Database.Options, attachments: [Attachment] = []
     ) throws(OpenFailure) -> RunnerStore {
         let db: Database
         do throws(SQLiteError) {

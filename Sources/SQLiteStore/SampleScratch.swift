@@ -10,7 +10,7 @@ public final class SampleScratch: KeyRecomputation {
     private var tables: [String]?
 
     /// Opens the scratch database beside the live one at `livePath`.
-    public static func open(livePath: String, attachments: [RunnerStore.Attached]) throws(StoreError) -> Database {
+    public static func open(livePath: String, attachments: [Attachment]) throws(StoreError) -> Database {
         do throws(SQLiteError) {
             let db = try Database(path: ":memory:")
             for attachment in attachments {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Journal
 import Logging
+import ProjectorCore
 import QaHubDemo
 import Runner
 import Webhooks

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ProjectorCore
 import Runner
 
 /// Where the journal, the jobs and the database are: flags first, then `PROJECTOR_*` variables,

@@ -61,7 +61,7 @@ import Testing
             job,
             in: SampleScratch.open(
                 livePath: dir.file("live.db"),
-                attachments: [RunnerStore.Attached(name: "app", path: dir.file("app.db"), readOnly: true)]))
+                attachments: [Attachment(name: "app", path: dir.file("app.db"), readOnly: true)]))
         #expect(try scratch.allKeys() == ["a", "bb", "ccc"])
         #expect(try scratch.recompute(key: "a").map(\.missingCount) == [0])
         let bb = try scratch.recompute(key: "bb")
