@@ -67,6 +67,14 @@ final class Batch {
         }
     }
 
+    /// An event's `occurredAt` in epoch seconds, when it is a plain RFC 3339 string.
+    func occurredAt(of event: BatchEvent) -> Double? {
+        guard let span = event.fields.occurredAt, event.fields.occurredAtKind == .string, !span.escaped else {
+            return nil
+        }
+        return RFC3339.parse(UnsafeRawBufferPointer(start: line(event) + span.start, count: span.count))
+    }
+
     /// The id (unescaped) of the event at `position`, when the batch holds it.
     func id(at position: Int) -> [UInt8]? {
         var low = 0

@@ -117,13 +117,11 @@ struct BatchApplier {
         for index in mine {
             let keyed = batch.keyed[index]
             let position = batch.events[Int(keyed.event)].position
-            let waits = taint.isEmpty ? [] : taint.waits(of: state, event: keyed.event)
-            if var entry = keys[keyed.key] {
-                entry.last = position
-                entry.waits.formUnion(waits)
-                keys[keyed.key] = entry
-            } else {
-                keys[keyed.key] = RefreshKey(key: keyed.key, first: position, last: position, waits: Set(waits))
+            // One lookup per event: a new key starts at this position, a known one ends here.
+            keys[keyed.key, default: RefreshKey(key: keyed.key, first: position, last: position, waits: [])].last =
+                position
+            if !taint.isEmpty {
+                keys[keyed.key]?.waits.formUnion(taint.waits(of: state, event: keyed.event))
             }
         }
         return KeyOrder.sorted(keys.keys).compactMap { keys[$0] }
@@ -207,12 +205,7 @@ struct BatchApplier {
         ids.end = batch.end
         var indices: [Int32] = []
         for (index, event) in batch.events.enumerated() where handled[index] {
-            if let occurred = event.fields.occurredAt, event.fields.occurredAtKind == .string, !occurred.escaped,
-                let seconds = RFC3339.parse(
-                    UnsafeRawBufferPointer(start: batch.line(event) + occurred.start, count: occurred.count))
-            {
-                ids.noteOccurred(at: seconds)
-            }
+            if let seconds = batch.occurredAt(of: event) { ids.noteOccurred(at: seconds) }
             guard let span = event.fields.id, event.fields.idKind != .null else { continue }
             batch.appendID(of: event, span: span, to: &ids, hash: hash)
             indices.append(Int32(index))
