@@ -15,10 +15,7 @@ struct KeyExecution {
             try ledger.recordFailure(state, key: key, first: firstPosition, last: lastPosition, error: error)
             return false
         }
-        state.report.executions += 1
-        state.report.touch(key)
-        let failureKey = FailureKey(job: state.name, key: key)
-        if ledger[failureKey] != nil { try ledger.clear(failureKey) }
+        try succeeded(state, key: key, executions: 1)
         return true
     }
 
