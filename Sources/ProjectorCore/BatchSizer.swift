@@ -1,10 +1,12 @@
 /// Chooses how many events the next batch (one transaction) takes, so a transaction stays near
 /// the time target without letting fixed per-batch costs take over.
 ///
-/// It fits `time = fixed + perEvent × events` on the last two batches. When the fixed part alone
-/// (refreshes that cost the same whatever the batch holds) exceeds the target, no batch size can
-/// meet it, and smaller batches would only repeat that cost more often: it then takes the largest
-/// batch allowed.
+/// It fits `time = fixed + perEvent × events` on the last two batches of different sizes and
+/// keeps the fixed part it found while batches keep the same size (a batch as large as the last
+/// one says nothing new about it). When the fixed part alone (refreshes that cost the same
+/// whatever the batch holds) comes near the target, no batch size can meet it, and smaller
+/// batches would only repeat that cost more often: it then takes as many events as keep their
+/// own part within the fixed part, up to the largest batch allowed.
 public struct BatchSizer: Sendable {
     public let maxEvents: Int
     public let minEvents: Int
@@ -12,6 +14,8 @@ public struct BatchSizer: Sendable {
     public let target: Double
     public private(set) var size: Int
     private var last: (events: Int, seconds: Double)?
+    /// The fixed part of the last fit, in seconds.
+    private var fixed = 0.0
 
     public init(maxEvents: Int, target: Double, initial: Int = 1000, minEvents: Int = 100) {
         self.maxEvents = max(1, maxEvents)
@@ -24,22 +28,27 @@ public struct BatchSizer: Sendable {
     public mutating func record(events: Int, seconds: Double) {
         defer { last = (events, seconds) }
         guard events > 0, seconds > 0 else { return }
-        var perEvent = seconds / Double(events)
-        var fixed = 0.0
+        var slope: Double?
         if let last, last.events != events {
-            let slope = (seconds - last.seconds) / Double(events - last.events)
-            if slope > 0 {
-                perEvent = slope
-                fixed = max(0, seconds - slope * Double(events))
-            }
+            let fitted = (seconds - last.seconds) / Double(events - last.events)
+            if fitted > 0 { slope = fitted }
         }
+        if let slope {
+            fixed = max(0, seconds - slope * Double(events))
+        } else {
+            // The same size again (or noise that made the slope negative): keep the fixed part
+            // found before, within what this batch took, and give the rest to its events.
+            fixed = min(fixed, seconds)
+        }
+        let perEvent = slope ?? (seconds - fixed) / Double(events)
+        let fit: Double
         if fixed >= target * 0.8 {
-            size = maxEvents
-            return
+            fit = perEvent > 0 ? fixed / perEvent : .infinity
+        } else {
+            fit = (target - fixed) / perEvent * 0.9
         }
-        let fit = (target - fixed) / perEvent * 0.9
         let next = fit.isFinite ? Int(min(fit, Double(maxEvents))) : maxEvents
-        // Grow at most fourfold per batch so one fast batch does not overshoot.
-        size = max(minEvents, min(maxEvents, min(next, size * 4)))
+        // Grow at most eightfold per batch so one fast batch does not overshoot.
+        size = max(minEvents, min(maxEvents, min(next, size * 8)))
     }
 }

@@ -337,10 +337,8 @@ import Testing
     @Test func growsTowardTheTargetWhenBatchesAreCheap() {
         var sizer = BatchSizer(maxEvents: 20_000, target: 0.25, initial: 1000)
         sizer.record(events: 1000, seconds: 0.01)
-        #expect(sizer.size == 4000)
-        sizer.record(events: 4000, seconds: 0.04)
-        #expect(sizer.size == 16_000)
-        sizer.record(events: 16_000, seconds: 0.16)
+        #expect(sizer.size == 8000)
+        sizer.record(events: 8000, seconds: 0.08)
         #expect(sizer.size == 20_000)
     }
 
@@ -357,7 +355,32 @@ import Testing
         var sizer = BatchSizer(maxEvents: 20_000, target: 0.25, initial: 1000)
         sizer.record(events: 1000, seconds: 0.41)
         sizer.record(events: Int(sizer.size), seconds: 0.40 + Double(sizer.size) * 0.000_001)
+        sizer.record(events: Int(sizer.size), seconds: 0.40 + Double(sizer.size) * 0.000_001)
         #expect(sizer.size == 20_000)
+    }
+
+    @Test func keepsTheLargestBatchWhileItsFixedCostStays() {
+        // A batch as large as the one before says nothing new about the fixed part: taking its
+        // whole time as per-event cost would halve the next batch and repeat the fixed cost more.
+        var sizer = BatchSizer(maxEvents: 20_000, target: 0.25, initial: 1000)
+        for _ in 0..<3 { sizer.record(events: sizer.size, seconds: 0.4 + Double(sizer.size) * 0.000_001) }
+        #expect(sizer.size == 20_000)
+        for seconds in [0.45, 0.43, 0.6, 0.44] {
+            sizer.record(events: 20_000, seconds: seconds)
+            #expect(sizer.size == 20_000)
+        }
+    }
+
+    @Test func shrinksWhenPerEventCostOutgrowsAKnownFixedCost() {
+        var sizer = BatchSizer(maxEvents: 20_000, target: 0.25, initial: 1000)
+        for _ in 0..<3 { sizer.record(events: sizer.size, seconds: 0.4 + Double(sizer.size) * 0.000_001) }
+        sizer.record(events: 20_000, seconds: 0.42)
+        #expect(sizer.size == 20_000)
+        // The events got 250 times dearer: the per-event part is kept within the fixed part.
+        sizer.record(events: 20_000, seconds: 5.4)
+        #expect((1500...1700).contains(sizer.size))
+        sizer.record(events: sizer.size, seconds: 0.4 + Double(sizer.size) * 0.00025)
+        #expect((1400...1800).contains(sizer.size))
     }
 }
 
