@@ -69,44 +69,18 @@ extension RunnerStore {
                 upstream_key TEXT NOT NULL,
                 PRIMARY KEY(job, key, upstream_job, upstream_key)
             ) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS projector_event_window(
-                hash INTEGER PRIMARY KEY,
-                position INTEGER NOT NULL
-            ) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS projector_event_window_marks(
-                position INTEGER PRIMARY KEY,
+            CREATE TABLE IF NOT EXISTS projector_event_window_chunks(
+                chunk INTEGER PRIMARY KEY,
+                first_position INTEGER NOT NULL,
+                last_position INTEGER NOT NULL,
+                ids INTEGER NOT NULL,
+                recorded INTEGER NOT NULL,
+                occurred_from REAL,
                 occurred_at REAL,
-                recorded INTEGER NOT NULL
+                pairs BLOB NOT NULL
             );
             """
         )
         try upgradeEventIDs()
-    }
-
-    /// Replaces the de-duplication table of earlier versions (every id as text, for ever) in the
-    /// transaction that creates the new one: its latest `DuplicateWindow.default.events` ids (by
-    /// position) are carried over as hashes, under one mark without an `occurredAt`, so a
-    /// duplicate appended just after the upgrade of an event appended just before it is still
-    /// found; the rest is dropped with the old table.
-    func upgradeEventIDs() throws(SQLiteError) {
-        guard !(try db.rows("SELECT 1 FROM sqlite_master WHERE name = 'projector_event_ids'").isEmpty) else { return }
-        let rows = try db.rows(
-            "SELECT id, position FROM projector_event_ids ORDER BY position DESC LIMIT ?",
-            [SQLValue(DuplicateWindow.default.events)])
-        let insert = try db.prepare("INSERT OR IGNORE INTO projector_event_window(hash, position) VALUES(?, ?)")
-        var last = -1
-        for row in rows.reversed() {
-            guard case .text(let id) = row[0], let position = row[1].int else { continue }
-            try insert.bind(.integer(Int64(bitPattern: Fingerprint.fnv1a(id))), at: 1)
-            try insert.bind(int: position, at: 2)
-            try insert.run()
-            last = max(last, position)
-        }
-        if last >= 0 {
-            try db.run(
-                "INSERT OR IGNORE INTO projector_event_window_marks(position, occurred_at, recorded) VALUES(?, NULL, ?)",
-                [SQLValue(last + 1), SQLValue(rows.count)])
-        }
-        try db.execute("DROP TABLE projector_event_ids")
     }
 }

@@ -113,6 +113,12 @@ public final class Statement {
         }
     }
 
+    /// Lends a blob column's bytes without copying them (valid only inside `body`).
+    package func withBlob<T>(at column: Int32, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return body(UnsafeRawBufferPointer(start: sqlite3_column_blob(handle, column), count: count))
+    }
+
     public func text(at column: Int32) -> String? {
         guard let p = sqlite3_column_text(handle, column) else { return nil }
         let count = Int(sqlite3_column_bytes(handle, column))
