@@ -113,18 +113,17 @@ struct BatchApplier {
     }
 
     private func refreshKeys(of state: JobState, _ mine: [Int], batch: Batch, taint: Taint) -> [RefreshKey] {
-        var keys: [String: RefreshKey] = [:]
-        for index in mine {
-            let keyed = batch.keyed[index]
-            let position = batch.events[Int(keyed.event)].position
-            // One lookup per event: a new key starts at this position, a known one ends here.
-            keys[keyed.key, default: RefreshKey(key: keyed.key, first: position, last: position, waits: [])].last =
-                position
+        var keys: [RefreshKey] = []
+        for run in Self.keyRuns(mine, in: batch) {
+            let first = batch.events[Int(batch.keyed[run.entries[run.entries.startIndex]].event)].position
+            let last = batch.events[Int(batch.keyed[run.entries[run.entries.endIndex - 1]].event)].position
+            var key = RefreshKey(key: run.key, first: first, last: last, waits: [])
             if !taint.isEmpty {
-                keys[keyed.key]?.waits.formUnion(taint.waits(of: state, event: keyed.event))
+                for index in run.entries { key.waits.formUnion(taint.waits(of: state, event: batch.keyed[index].event)) }
             }
+            keys.append(key)
         }
-        return KeyOrder.sorted(keys.keys).compactMap { keys[$0] }
+        return keys
     }
 
     /// Refreshes each key once, all together in one savepoint while none fails (`KeyExecution`);
@@ -148,13 +147,12 @@ struct BatchApplier {
     /// upstream failure one by one, the others all together in one savepoint while none fails
     /// (`KeyExecution`). Returns the keys whose events were applied, in key order.
     private func apply(
-        _ state: JobState, _ groups: (keys: [String], events: [String: [Int32]]), batch: Batch, taint: Taint
+        _ state: JobState, _ groups: [(key: String, events: [Int32])], batch: Batch, taint: Taint
     ) throws(StoreError) -> [String] {
         var worked: [String] = []
         var clean: [(key: String, events: [Int32])] = []
-        clean.reserveCapacity(groups.keys.count)
-        for key in groups.keys {
-            let events = groups.events[key] ?? []
+        clean.reserveCapacity(groups.count)
+        for (key, events) in groups {
             let alone =
                 (!session.ledger.isEmpty && session.ledger[FailureKey(job: state.name, key: key)] != nil)
                 || (!taint.isEmpty && events.contains { !taint.waits(of: state, event: $0).isEmpty })
@@ -166,24 +164,63 @@ struct BatchApplier {
         }
         let applied = try execution.apply(state, clean, batch: batch)
         guard !worked.isEmpty else { return applied }
-        let rank = Dictionary(groups.keys.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
+        let rank = Dictionary(groups.enumerated().map { ($1.key, $0) }, uniquingKeysWith: min)
         return (worked + applied).sorted { (rank[$0] ?? 0) < (rank[$1] ?? 0) }
     }
 
     /// An apply job's events in the batch grouped by key (keys in order), duplicates left out.
     private func applyGroups(
         of state: JobState, _ mine: [Int], batch: Batch, duplicates: Set<Int32>
-    ) -> (keys: [String], events: [String: [Int32]]) {
-        var groups: [String: [Int32]] = [:]
-        for index in mine {
-            let keyed = batch.keyed[index]
-            if duplicates.contains(keyed.event) {
-                state.report.duplicates += 1
-                continue
+    ) -> [(key: String, events: [Int32])] {
+        var groups: [(key: String, events: [Int32])] = []
+        for run in Self.keyRuns(mine, in: batch) {
+            var events: [Int32] = []
+            events.reserveCapacity(run.entries.count)
+            for index in run.entries {
+                let event = batch.keyed[index].event
+                if !duplicates.isEmpty, duplicates.contains(event) {
+                    state.report.duplicates += 1
+                    continue
+                }
+                events.append(event)
             }
-            groups[keyed.key, default: []].append(keyed.event)
+            if !events.isEmpty { groups.append((run.key, events)) }
         }
-        return (KeyOrder.sorted(groups.keys), groups)
+        return groups
+    }
+
+    /// The keyed entries `indices` (in batch order) as runs of one key each, keys in `KeyOrder`,
+    /// each key's entries in journal order. One sort, where a dictionary would hash every
+    /// event's key and then the keys would be sorted.
+    static func keyRuns(_ indices: [Int], in batch: Batch) -> [(key: String, entries: ArraySlice<Int>)] {
+        let numbers = indices.map { KeyOrder.canonicalInteger(batch.keyed[$0].key) }
+        var order = Array(indices.indices)
+        order.sort { a, b in
+            switch (numbers[a], numbers[b]) {
+            case (let x?, let y?): return x != y ? x < y : a < b
+            case (nil, nil):
+                let left = batch.keyed[indices[a]].key
+                let right = batch.keyed[indices[b]].key
+                return left != right ? left < right : a < b
+            case (_?, nil): return true
+            case (nil, _?): return false
+            }
+        }
+        let sorted = order.map { indices[$0] }
+        var runs: [(key: String, entries: ArraySlice<Int>)] = []
+        var start = 0
+        while start < order.count {
+            var end = start + 1
+            while end < order.count,
+                numbers[order[end]] == numbers[order[start]],
+                numbers[order[start]] != nil || batch.keyed[sorted[end]].key == batch.keyed[sorted[start]].key
+            {
+                end += 1
+            }
+            runs.append((batch.keyed[sorted[start]].key, sorted[start..<end]))
+            start = end
+        }
+        return runs
     }
 
     /// Events whose `id` appeared at an earlier position, within the duplicate window: apply jobs

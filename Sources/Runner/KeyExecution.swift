@@ -164,6 +164,7 @@ struct KeyExecution {
     private func succeeded(_ state: JobState, key: String, executions: Int) throws(StoreError) {
         state.report.executions += executions
         state.report.touch(key)
+        guard !ledger.isEmpty else { return }
         let failureKey = FailureKey(job: state.name, key: key)
         if ledger[failureKey] != nil { try ledger.clear(failureKey) }
     }

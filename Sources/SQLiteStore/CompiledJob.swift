@@ -11,6 +11,23 @@ public enum JobParameter: String, CaseIterable, Sendable {
     case occurredAt = "occurred_at"
     case data
     case metadata
+
+    /// Where the parameter's index sits in `BoundStatement.indices`: a switch, not a dictionary
+    /// (binding looks up every parameter of every statement for every event).
+    @inline(__always)
+    package var ordinal: Int {
+        switch self {
+        case .key: 0
+        case .id: 1
+        case .type: 2
+        case .aggregateType: 3
+        case .aggregateId: 4
+        case .position: 5
+        case .occurredAt: 6
+        case .data: 7
+        case .metadata: 8
+        }
+    }
 }
 
 /// One prepared statement of a job section and the index of each parameter it uses.
@@ -23,12 +40,8 @@ public struct BoundStatement {
 
     @inline(__always)
     public func index(_ parameter: JobParameter) -> Int32 {
-        indices[Self.ordinal[parameter.rawValue] ?? 0]
+        indices[parameter.ordinal]
     }
-
-    static let ordinal: [String: Int] = Dictionary(
-        uniqueKeysWithValues: JobParameter.allCases.enumerated().map { ($1.rawValue, $0) }
-    )
 }
 
 /// A job whose SQL is prepared against the database: statements are reused for the whole run.
@@ -67,7 +80,7 @@ public final class CompiledJob {
                         )
                         continue
                     }
-                    indices[BoundStatement.ordinal[name] ?? 0] = index
+                    indices[parameter.ordinal] = index
                 }
                 body.append(BoundStatement(statement: statement, indices: indices, line: line))
             }

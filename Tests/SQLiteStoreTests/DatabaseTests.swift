@@ -136,3 +136,12 @@ import Testing
         #expect(try !db.prepare("DELETE FROM t").isReadOnly)
     }
 }
+
+@Suite struct JobParameterTests {
+    /// Each parameter has a slot of its own in a statement's indices, within their count.
+    @Test func everyParameterHasItsOwnSlot() {
+        let slots = JobParameter.allCases.map(\.ordinal)
+        #expect(Set(slots).count == JobParameter.allCases.count)
+        #expect(slots.allSatisfy { (0..<JobParameter.allCases.count).contains($0) })
+    }
+}
