@@ -119,7 +119,9 @@ struct BatchApplier {
             let last = batch.events[Int(batch.keyed[run.entries[run.entries.endIndex - 1]].event)].position
             var key = RefreshKey(key: run.key, first: first, last: last, waits: [])
             if !taint.isEmpty {
-                for index in run.entries { key.waits.formUnion(taint.waits(of: state, event: batch.keyed[index].event)) }
+                for index in run.entries {
+                    key.waits.formUnion(taint.waits(of: state, event: batch.keyed[index].event))
+                }
             }
             keys.append(key)
         }
