@@ -48,7 +48,9 @@ public struct BatchSizer: Sendable {
             fit = (target - fixed) / perEvent * 0.9
         }
         let next = fit.isFinite ? Int(min(fit, Double(maxEvents))) : maxEvents
-        // Grow at most eightfold per batch so one fast batch does not overshoot.
-        size = max(minEvents, min(maxEvents, min(next, size * 8)))
+        // Grow at most twentyfold per batch (from the 1,000-event first batch to 20,000 in one
+        // step) so that one unusually fast batch does not overshoot; the fit on one batch already
+        // errs small, counting its whole time as per-event cost.
+        size = max(minEvents, min(maxEvents, min(next, size * 20)))
     }
 }
