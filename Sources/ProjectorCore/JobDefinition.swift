@@ -1,3 +1,12 @@
+/// The SQL a job file is written in: the database it runs against must speak it.
+public enum SQLDialect: String, Sendable, Equatable {
+    case sqlite
+    case postgres
+
+    /// How documentation and errors name it.
+    public var displayName: String { self == .sqlite ? "SQLite" : "PostgreSQL" }
+}
+
 /// A projection job as declared by one SQL file in `jobs/` (SPEC §3).
 public struct JobDefinition: Sendable, Equatable {
     public enum Mode: String, Sendable, Equatable {
@@ -37,6 +46,10 @@ public struct JobDefinition: Sendable, Equatable {
     /// A refresh job declared with `-- refresh: whole`: its `@refresh` recomputes the whole read
     /// model rather than the rows of `:key`.
     public var refreshesWhole: Bool
+    /// `-- dialect: postgres` for a job written for PostgreSQL; SQLite's otherwise.
+    public var dialect: SQLDialect = .sqlite
+    /// The line of the `dialect:` annotation (1 when there is none).
+    public var dialectLine = 1
 
     public init(
         name: String, file: String, mode: Mode, subscriptions: [Subscription], after: [String],

@@ -7,6 +7,7 @@
 /// -- webhooks: qa-dashboard
 /// -- apply: idempotent          (apply jobs whose statements may run twice, for `replay`)
 /// -- refresh: whole             (only for a @refresh that does not use :key)
+/// -- dialect: postgres          (SQL for PostgreSQL; SQLite's when absent)
 /// -- @setup
 /// CREATE TABLE IF NOT EXISTS …;
 /// -- @refresh
@@ -23,7 +24,7 @@ public enum JobFileParser {
     /// The temporary table that holds a batch's keys while `@refresh_batch` runs, one per row in
     /// its column `key`.
     public static let batchKeysTable = "batch_keys"
-    static let annotations: Set<String> = ["on", "after", "webhooks", "apply", "refresh"]
+    static let annotations: Set<String> = ["on", "after", "webhooks", "apply", "refresh", "dialect"]
 
     /// Parses one job file; `name` is the job's name (its file name without `.sql`).
     public static func parse(name: String, file: String, text: String) throws(JobFileErrors) -> JobDefinition {
@@ -42,6 +43,7 @@ public enum JobFileParser {
         var idempotentLine: Int?
         var webhookLines: [String: Int] = [:]
         var refreshesWhole: Int?
+        var dialect: (SQLDialect, line: Int)?
         var bodies: [String: (lines: [Substring], line: Int, marker: Int)] = [:]
         var current: String?
 
@@ -68,7 +70,9 @@ public enum JobFileParser {
             }
             if let (key, value) = annotation(trimmed), current == nil || annotations.contains(key) {
                 guard annotations.contains(key) else {
-                    fail(number, "unknown annotation '\(key):' (expected on:, after:, webhooks:, apply: or refresh:)")
+                    fail(
+                        number,
+                        "unknown annotation '\(key):' (expected on:, after:, webhooks:, apply:, refresh: or dialect:)")
                     continue
                 }
                 if current != nil {
@@ -105,6 +109,13 @@ public enum JobFileParser {
                         fail(
                             number, "'refresh:' takes one value, 'whole' (each refresh recomputes the whole read model)"
                         )
+                    }
+                case "dialect":
+                    switch value.trimmingSpaces.lowercased() {
+                    case "sqlite": dialect = (.sqlite, number)
+                    case "postgres", "postgresql": dialect = (.postgres, number)
+                    default:
+                        fail(number, "'dialect:' takes 'sqlite' or 'postgres' (the database the SQL is written for)")
                     }
                 default:
                     break
@@ -178,7 +189,7 @@ public enum JobFileParser {
         }
         guard errors.isEmpty else { throw JobFileErrors(errors) }
         let setup = section("setup")
-        return JobDefinition(
+        var definition = JobDefinition(
             name: name, file: file, mode: mode, subscriptions: subscriptions, after: after, webhooks: webhooks,
             setup: setup, body: body, keys: keys, batchRefresh: batch, idempotentApply: idempotentLine != nil,
             fingerprint: fingerprint(
@@ -186,6 +197,11 @@ public enum JobFileParser {
             textFingerprint: Fingerprint.hex(Fingerprint.fnv1a(text)),
             afterLines: afterLines, webhookLines: webhookLines, refreshesWhole: refreshesWhole != nil
         )
+        if let dialect {
+            definition.dialect = dialect.0
+            definition.dialectLine = dialect.line
+        }
+        return definition
     }
 
     /// What is wrong with a `@refresh_batch` section that starts on the line after `marker`.

@@ -24,6 +24,8 @@ struct PreparedJobs {
         func prepare() throws(StoreError) {
             try store.createSchema()
             errors += endpointProblems(catalog, options: options, logger: logger)
+            errors += dialectProblems(catalog, store: store)
+            if !errors.isEmpty { return }
             for job in catalog.jobs {
                 do throws(JobFileErrors) {
                     try store.setUp(job)
@@ -66,6 +68,21 @@ struct PreparedJobs {
 
     private static let abandoned = StoreError(
         kind: .other, message: "job files have errors", code: "", description: "job files have errors")
+
+    /// Jobs written for another database than the one the store is: SQLite's SQL on PostgreSQL,
+    /// or a `-- dialect: postgres` job on SQLite.
+    static func dialectProblems(_ catalog: JobCatalog, store: any ProjectionStore) -> [JobFileError] {
+        catalog.jobs.filter { $0.dialect != store.dialect }.map { job in
+            let written =
+                job.dialect == .sqlite
+                ? "is written for SQLite (it has no '-- dialect: postgres' line)"
+                : "is written for PostgreSQL ('-- dialect: postgres')"
+            return JobFileError(
+                file: job.file, line: job.dialectLine,
+                message: "job '\(job.name)' \(written), but the database is \(store.dialect.displayName): "
+                    + "use a jobs directory written for \(store.dialect.displayName) (--jobs-dir)")
+        }
+    }
 
     /// `webhooks:` entries naming endpoints that are not configured: an error, or, when no endpoint
     /// is configured at all, a warning (a job file may name endpoints that only production has).

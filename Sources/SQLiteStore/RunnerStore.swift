@@ -14,6 +14,8 @@ public final class RunnerStore: OperatorStore {
         self.db = db
     }
 
+    public var dialect: SQLDialect { .sqlite }
+
     /// Creates the tables on first use; idempotent.
     public func createSchema() throws(StoreError) {
         try sqlite { () throws(SQLiteError) in

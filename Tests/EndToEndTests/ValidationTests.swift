@@ -36,6 +36,29 @@ import Testing
         #expect(declared.status == 0, "\(declared.stderr)")
     }
 
+    /// A job written for PostgreSQL is refused on SQLite before its `@setup` runs, naming the file.
+    @Test func aJobForAnotherDatabaseIsRefused() throws {
+        let w = try Workspace(
+            job: """
+                -- on: PING key: aggregateId
+                -- dialect: postgres
+                -- @setup
+                CREATE TABLE IF NOT EXISTS counts(key text PRIMARY KEY, n bigint NOT NULL);
+                -- @refresh
+                DELETE FROM counts WHERE key = :key;
+                """)
+        try w.append(1)
+        for outcome in [try ChildProcess.run(["validate"] + w.flags), try w.run()] {
+            #expect(outcome.status == 78)
+            #expect(
+                outcome.stderr.contains(
+                    "count.sql:2: job 'count' is written for PostgreSQL ('-- dialect: postgres'), but the database is SQLite"
+                ),
+                "\(outcome.stderr)")
+        }
+        #expect(try w.rows("SELECT name FROM sqlite_master WHERE name = 'counts'").isEmpty)
+    }
+
     /// A `@refresh_batch` that leaves other rows than `@refresh` is a wrong definition: `verify`
     /// lists the rows and exits 78, and does not repair with it.
     @Test func verifyExits78WhenTheBatchFormDisagrees() throws {

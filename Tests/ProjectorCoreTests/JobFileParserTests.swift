@@ -48,6 +48,20 @@ import Testing
         #expect(job.fingerprint.hasPrefix("v2:") && job.fingerprint.count == 19)
     }
 
+    @Test func aDialectLineSaysWhichDatabaseTheSQLIsFor() throws {
+        let body = "-- on: A  key: aggregateId\n-- @refresh\nDELETE FROM v WHERE id = :key;"
+        #expect(try parse(body).dialect == .sqlite)
+        let postgres = try parse("-- dialect: postgres\n" + body)
+        #expect(postgres.dialect == .postgres)
+        #expect(postgres.dialectLine == 1)
+        #expect(try parse("-- dialect: PostgreSQL\n" + body).dialect == .postgres)
+        #expect(try parse("-- dialect: sqlite\n" + body).dialect == .sqlite)
+        #expect(
+            errors("-- dialect: mysql\n" + body) == [
+                "jobs/job.sql:1: 'dialect:' takes 'sqlite' or 'postgres' (the database the SQL is written for)"
+            ])
+    }
+
     @Test func fingerprintFollowsTheSQL() throws {
         let a = try parse("-- on: A\n-- @apply\nSELECT 1;")
         let b = try parse("-- on: A\n-- @apply\nSELECT 2;")
@@ -76,7 +90,7 @@ import Testing
         ),
         (
             "-- onn: A\n-- @refresh\nSELECT 1;",
-            "jobs/job.sql:1: unknown annotation 'onn:' (expected on:, after:, webhooks:, apply: or refresh:)"
+            "jobs/job.sql:1: unknown annotation 'onn:' (expected on:, after:, webhooks:, apply:, refresh: or dialect:)"
         ),
         (
             "-- on: A key: id\n-- @refresh\nSELECT 1;",

@@ -7,6 +7,9 @@
 public protocol ProjectionStore: AnyObject, StoreTransactions, CheckpointStore, RunHistory, RejectStore,
     EventIDWindow, FailureStore, NotificationOutbox, HistoryRetention
 {
+    /// The SQL the database speaks: job files must be written in it.
+    var dialect: SQLDialect { get }
+
     /// Creates the runner's tables if they are missing (inside the caller's transaction).
     func createSchema() throws(StoreError)
 
