@@ -10,72 +10,19 @@ public import ProjectorCore
 /// blobs once per batch and walks each against the batch's sorted hashes: work linear in the
 /// window, which its bounds keep small (100,000 ids are 1.6 MB).
 extension RunnerStore: EventIDWindow {
-    /// Bytes of one `(hash, position)` pair: two little-endian 64-bit integers.
-    static let pairBytes = 16
-
     /// For each id, the earliest position at which an id with its hash was seen; the first of
     /// each hash is recorded. Then the window's rows wholly outside it are deleted.
     public func firstPositions(of ids: EventIDList, window: DuplicateWindow) throws(StoreError) -> [Int] {
         guard !ids.isEmpty else { return [] }
         return try sqlite { () throws(SQLiteError) in
-            let count = ids.count
-            var order = Array(0..<count)
-            order.sort { (ids.hashes[$0], ids.positions[$0]) < (ids.hashes[$1], ids.positions[$1]) }
-            var first = ids.positions
-            var known = [Bool](repeating: false, count: count)
+            var lookup = WindowPairs.Lookup(ids)
             let scan = try cached("SELECT pairs FROM projector_event_window_chunks")
             while try scan.step() {
-                scan.withBlob(at: 0) { pairs in
-                    Self.match(pairs, order: order, hashes: ids.hashes, first: &first, known: &known)
-                }
+                scan.withBlob(at: 0) { lookup.match($0) }
             }
-            // Ids with the hash of another in the batch take the earliest position; the first of
-            // each hash the window does not know yet is recorded.
-            var fresh: [(hash: Int64, position: Int)] = []
-            var start = 0
-            while start < count {
-                let hash = ids.hashes[order[start]]
-                var end = start
-                var earliest = Int.max
-                while end < count, ids.hashes[order[end]] == hash {
-                    earliest = min(earliest, first[order[end]])
-                    end += 1
-                }
-                if !known[order[start]] { fresh.append((hash, ids.positions[order[start]])) }
-                for index in start..<end { first[order[index]] = earliest }
-                start = end
-            }
+            let (first, fresh) = lookup.finish()
             try record(fresh, latestOccurredAt: ids.latestOccurredAt, window: window)
             return first
-        }
-    }
-
-    /// Walks a row's pairs against the batch's hashes (both sorted) and lowers `first` where a
-    /// hash matches.
-    static func match(
-        _ pairs: UnsafeRawBufferPointer, order: [Int], hashes: [Int64], first: inout [Int], known: inout [Bool]
-    ) {
-        let stored = pairs.count / pairBytes
-        var a = 0
-        var b = 0
-        while a < order.count, b < stored {
-            let batchHash = hashes[order[a]]
-            let storedHash = Int64(littleEndian: pairs.loadUnaligned(fromByteOffset: b * pairBytes, as: Int64.self))
-            if batchHash < storedHash {
-                a += 1
-            } else if batchHash > storedHash {
-                b += 1
-            } else {
-                let position = Int(
-                    Int64(littleEndian: pairs.loadUnaligned(fromByteOffset: b * pairBytes + 8, as: Int64.self)))
-                var index = a
-                while index < order.count, hashes[order[index]] == batchHash {
-                    first[order[index]] = min(first[order[index]], position)
-                    known[order[index]] = true
-                    index += 1
-                }
-                b += 1
-            }
         }
     }
 
@@ -110,7 +57,7 @@ extension RunnerStore: EventIDWindow {
         let total = (latest?.recorded ?? 0) + fresh.count
         let occurred = [latest?.occurredAt, latestOccurredAt].compactMap { $0 }.max()
         if !fresh.isEmpty {
-            var pairs = Self.pack(fresh)
+            var pairs = WindowPairs.pack(fresh)
             var firstPosition = fresh.map(\.position).min() ?? 0
             var lastPosition = fresh.map(\.position).max() ?? 0
             var ids = fresh.count
@@ -123,7 +70,7 @@ extension RunnerStore: EventIDWindow {
                     "SELECT pairs, first_position, last_position FROM projector_event_window_chunks WHERE chunk = ?")
                 try read.bind(int: latest.chunk, at: 1)
                 while try read.step() {
-                    pairs = read.withBlob(at: 0) { Self.merge($0, pairs) }
+                    pairs = read.withBlob(at: 0) { WindowPairs.merge($0, pairs) }
                     firstPosition = min(firstPosition, read.int(at: 1))
                     lastPosition = max(lastPosition, read.int(at: 2))
                 }
@@ -184,43 +131,6 @@ extension RunnerStore: EventIDWindow {
             try note.bind(.text("event_window_since"), at: 1)
             try note.bind(.real(since), at: 2)
             try note.run()
-        }
-    }
-
-    /// `(hash, position)` pairs as a row's blob.
-    static func pack(_ pairs: [(hash: Int64, position: Int)]) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: pairs.count * pairBytes)
-        bytes.withUnsafeMutableBytes { buffer in
-            for (index, pair) in pairs.enumerated() {
-                buffer.storeBytes(of: pair.hash.littleEndian, toByteOffset: index * pairBytes, as: Int64.self)
-                buffer.storeBytes(
-                    of: Int64(pair.position).littleEndian, toByteOffset: index * pairBytes + 8, as: Int64.self)
-            }
-        }
-        return bytes
-    }
-
-    /// Two sorted blobs of pairs merged into one, sorted by hash.
-    static func merge(_ old: UnsafeRawBufferPointer, _ new: [UInt8]) -> [UInt8] {
-        new.withUnsafeBytes { new in
-            var merged = [UInt8]()
-            merged.reserveCapacity(old.count + new.count)
-            var a = 0
-            var b = 0
-            func hash(_ buffer: UnsafeRawBufferPointer, _ offset: Int) -> Int64 {
-                Int64(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: Int64.self))
-            }
-            while a < old.count || b < new.count {
-                let takeOld = b >= new.count || (a < old.count && hash(old, a) <= hash(new, b))
-                if takeOld {
-                    merged.append(contentsOf: old[a..<a + pairBytes])
-                    a += pairBytes
-                } else {
-                    merged.append(contentsOf: new[b..<b + pairBytes])
-                    b += pairBytes
-                }
-            }
-            return merged
         }
     }
 
@@ -289,7 +199,7 @@ extension RunnerStore: EventIDWindow {
             """,
             [
                 SQLValue(unique.map(\.position).min() ?? 0), SQLValue(unique.map(\.position).max() ?? 0),
-                SQLValue(unique.count), SQLValue(max(recorded ?? 0, unique.count)), .blob(Self.pack(unique)),
+                SQLValue(unique.count), SQLValue(max(recorded ?? 0, unique.count)), .blob(WindowPairs.pack(unique)),
             ])
     }
 }
