@@ -36,6 +36,15 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // libpq rather than postgres-nio: the runner is synchronous (a transaction is a closure that
+        // cannot await), libpq's pipeline mode sends a batch's statements in one round trip where
+        // postgres-nio sends one statement per round trip, and postgres-nio pulls in SwiftNIO, which
+        // takes minutes to build here.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
         .target(name: "ProjectorCore", swiftSettings: upcoming),
         .target(
             name: "Webhooks",
@@ -44,6 +53,7 @@ let package = Package(
         ),
         .target(name: "Journal", dependencies: ["ProjectorCore"], swiftSettings: upcoming),
         .target(name: "SQLiteStore", dependencies: ["CSQLite", "ProjectorCore"], swiftSettings: upcoming),
+        .target(name: "PostgresClient", dependencies: ["CLibPQ", "ProjectorCore"], swiftSettings: upcoming),
         .target(
             name: "Runner",
             dependencies: [
@@ -70,7 +80,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["SQLiteStore", "Journal", "ProjectorCore"],
+            dependencies: ["SQLiteStore", "PostgresClient", "Journal", "ProjectorCore"],
             path: "Tests/TestSupport",
             swiftSettings: upcoming
         ),
@@ -89,6 +99,9 @@ let package = Package(
             name: "JournalTests", dependencies: ["Journal", "ProjectorCore", "TestSupport"], swiftSettings: upcoming),
         .testTarget(
             name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "ProjectorCore", "QaHubDemo", "TestSupport"],
+            swiftSettings: upcoming),
+        .testTarget(
+            name: "PostgresClientTests", dependencies: ["PostgresClient", "ProjectorCore", "TestSupport"],
             swiftSettings: upcoming),
         .testTarget(
             name: "WebhooksTests", dependencies: ["Webhooks", "ProjectorCore", "QaHubDemo", "TestSupport"],

@@ -1,0 +1,29 @@
+public import ProjectorCore
+
+extension PGError {
+    /// The failure as the runner's store reports it. A statement's own error belongs to its key;
+    /// serialization failures, deadlocks, lock and statement timeouts are a busy database (the
+    /// batch is rolled back and retried); a lost connection is `other`, as an I/O error is for SQLite.
+    public var storeError: StoreError {
+        let storeKind: StoreError.Kind
+        switch kind {
+        case .statement: storeKind = .statement
+        case .serializationFailure, .deadlock, .lockNotAvailable, .statementTimeout: storeKind = .busy
+        case .diskFull: storeKind = .diskFull
+        case .cannotWrite: storeKind = .cannotWrite
+        case .connectionRefused, .authenticationFailed, .invalidConnectionString, .connectionLost, .pipelineAborted,
+            .other:
+            storeKind = .other
+        }
+        return StoreError(
+            kind: storeKind, message: message, code: sqlState.map { "SQLSTATE \($0)" } ?? "libpq",
+            description: description)
+    }
+
+    /// Whether the failure belongs to the statement alone (its key), as opposed to the connection or
+    /// the transaction as a whole, which aborts the batch.
+    public var isKeyLocal: Bool { kind == .statement }
+
+    /// Whether running the whole transaction again may succeed (40001, 40P01).
+    public var isRetryableTransaction: Bool { kind == .serializationFailure || kind == .deadlock }
+}
