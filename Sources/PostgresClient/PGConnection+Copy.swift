@@ -58,7 +58,7 @@ extension PGConnection {
     public func copyIn(_ sql: String, _ body: (PGCopyWriter) throws(PGError) -> Void) throws(PGError) -> Int {
         let connection = try open()
         roundTrips += 1
-        let start = try check(PQexec(connection, sql), sql: sql)
+        let start = try check(PQexec(connection, sql), sql: sql, copyIn: true)
         guard PQresultStatus(start.handle) == PGRES_COPY_IN else {
             throw PGError(kind: .other, message: "not a COPY … FROM STDIN statement", sql: sql)
         }

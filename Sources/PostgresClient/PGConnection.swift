@@ -130,11 +130,22 @@ public final class PGConnection {
     }
 
     /// Takes ownership of `result` and returns it when it succeeded, else throws its error.
-    func check(_ result: OpaquePointer?, sql: String?) throws(PGError) -> PGResult {
+    /// A COPY is only expected by `copyIn`; elsewhere it would leave the connection waiting for data.
+    func check(_ result: OpaquePointer?, sql: String?, copyIn: Bool = false) throws(PGError) -> PGResult {
         guard let result else { throw connectionError(sql: sql) }
         switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_COPY_IN, PGRES_SINGLE_TUPLE:
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
             return PGResult(result)
+        case PGRES_COPY_IN where copyIn:
+            return PGResult(result)
+        case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+            PQclear(result)
+            // Ends the COPY so that the connection stays usable.
+            if let handle {
+                _ = PQputCopyEnd(handle, "COPY is run with copyIn")
+                while let rest = PQgetResult(handle) { PQclear(rest) }
+            }
+            throw PGError(kind: .other, message: "a COPY runs through copyIn, not as a plain statement", sql: sql)
         default:
             let error = self.error(from: result, sql: sql)
             PQclear(result)

@@ -41,7 +41,7 @@ import Testing
     @Test func connectingWithAStringThatDoesNotParseDoesNotEchoIt() {
         // libpq's own message quotes the text it stumbled on.
         #expect {
-            _ = try PGConnection(conninfo: "host=127.0.0.1 password s3cr3t-pw")
+            _ = try PGConnection(conninfo: "host=127.0.0.1 password=my s3cr3t-pw dbname=reads")
         } throws: { error in
             guard let error = error as? PGError else { return false }
             return error.kind == .invalidConnectionString && !"\(error)".contains("s3cr3t-pw")

@@ -45,4 +45,13 @@ import Testing
         #expect(cancelled.message == "no more rows")
         #expect(try connection.query("SELECT count(*) FROM t").first?.int(0) == 0)
     }
+
+    @Test func aCopyOutsideCopyInFailsAndLeavesTheConnectionUsable() throws {
+        let database = try PostgresTestDatabase()
+        let connection = try database.connect()
+        try connection.execute("CREATE TABLE t (id int)")
+        let error = try #require(throws: PGError.self) { try connection.query("COPY t FROM STDIN") }
+        #expect(error.message.contains("copyIn"))
+        #expect(try connection.query("SELECT count(*) FROM t").first?.int(0) == 0)
+    }
 }
