@@ -55,9 +55,11 @@ let package = Package(
         .target(name: "SQLiteStore", dependencies: ["CSQLite", "ProjectorCore"], swiftSettings: upcoming),
         .target(name: "PostgresClient", dependencies: ["CLibPQ", "ProjectorCore"], swiftSettings: upcoming),
         .target(
+            name: "PostgresStore", dependencies: ["PostgresClient", "ProjectorCore"], swiftSettings: upcoming),
+        .target(
             name: "Runner",
             dependencies: [
-                "ProjectorCore", "Journal", "SQLiteStore", "Webhooks",
+                "ProjectorCore", "Journal", "SQLiteStore", "PostgresStore", "PostgresClient", "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -109,7 +111,7 @@ let package = Package(
         .testTarget(
             name: "RunnerTests",
             dependencies: [
-                "Runner", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport", "Webhooks",
+                "Runner", "SQLiteStore", "PostgresClient", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport", "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -3,7 +3,7 @@ public import ProjectorCore
 extension PGError {
     /// The failure as the runner's store reports it. A statement's own error belongs to its key;
     /// serialization failures, deadlocks, lock and statement timeouts are a busy database (the
-    /// batch is rolled back and retried); a lost connection is `other`, as an I/O error is for SQLite.
+    /// batch is rolled back and retried); a server that cannot be reached or a lost connection is `unavailable`.
     public var storeError: StoreError {
         let storeKind: StoreError.Kind
         switch kind {
@@ -11,8 +11,8 @@ extension PGError {
         case .serializationFailure, .deadlock, .lockNotAvailable, .statementTimeout: storeKind = .busy
         case .diskFull: storeKind = .diskFull
         case .cannotWrite: storeKind = .cannotWrite
-        case .connectionRefused, .authenticationFailed, .invalidConnectionString, .connectionLost, .pipelineAborted,
-            .other:
+        case .connectionRefused, .connectionLost: storeKind = .unavailable
+        case .authenticationFailed, .invalidConnectionString, .pipelineAborted, .other:
             storeKind = .other
         }
         return StoreError(

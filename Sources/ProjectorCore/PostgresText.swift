@@ -21,8 +21,9 @@ public enum PostgresText {
     }
 
     /// The statements of `text`, split at the semicolons that end them, parameters numbered.
-    /// Statements holding only comments and whitespace are left out.
-    public static func statements(_ text: String) -> [Statement] {
+    /// Statements holding only comments and whitespace are left out. A parameter named in `types`
+    /// becomes `($n::type)`, so that it has that type wherever it stands.
+    public static func statements(_ text: String, types: [String: String] = [:]) -> [Statement] {
         let bytes = Array(text.utf8)
         var result: [Statement] = []
         var current: [UInt8] = []
@@ -98,7 +99,8 @@ public enum PostgresText {
                     parameters.append(name)
                     number = parameters.count
                 }
-                current.append(contentsOf: Array("$\(number)".utf8))
+                let placeholder = types[name].map { "($\(number)::\($0))" } ?? "$\(number)"
+                current.append(contentsOf: Array(placeholder.utf8))
                 index = end
             case UInt8(ascii: ";"):
                 finish()

@@ -15,6 +15,8 @@ public enum RunError: Error, CustomStringConvertible {
     case lockFailed(path: String, errno: Int32)
     /// The database stayed locked past the busy timeout.
     case databaseBusy(StoreError)
+    /// The database server cannot be reached, or the connection to it was lost.
+    case databaseUnavailable(StoreError)
     /// A path that must exist does not.
     case missingPath(what: String, path: String)
     /// A path exists but cannot be read, e.g. for lack of permission.
@@ -63,6 +65,9 @@ public enum RunError: Error, CustomStringConvertible {
                 + "(with --lock-timeout SECONDS to bound the wait)"
         case .lockFailed(let path, let code):
             return "cannot take the lock \(path): \(String(cString: strerror(code)))"
+        case .databaseUnavailable(let error):
+            return "cannot reach the database: \(error.message). Nothing past the last commit was kept; the next run "
+                + "retries (exit 75)"
         case .databaseBusy(let error):
             return "the database is busy (locked by another connection past the busy timeout): \(error.message)"
         case .missingPath(let what, let path):
@@ -112,6 +117,7 @@ public enum RunError: Error, CustomStringConvertible {
     public static func from(_ error: StoreError) -> RunError {
         switch error.kind {
         case .busy: return .databaseBusy(error)
+        case .unavailable: return .databaseUnavailable(error)
         case .diskFull: return .diskFull(error)
         default: return .database(error)
         }

@@ -1,4 +1,5 @@
 public import Logging
+import PostgresClient
 import ProjectorCore
 
 #if canImport(Glibc)
@@ -11,16 +12,80 @@ import ProjectorCore
 /// The holder writes its PID and the time it took the lock into the file, so a command that
 /// finds the lock taken can say who holds it ("held by PID 4242 since …") instead of waiting
 /// in silence; the file is emptied again before the lock is released.
-public final class RunLock: Sendable {
+///
+/// On PostgreSQL the lock is an advisory lock held by a connection of its own: the server releases
+/// it when that connection ends, a `kill -9` included, and `pg_locks` names the backend holding it.
+///
+/// `@unchecked Sendable`: nothing changes after `init`; the descriptor or the connection is only
+/// touched again by `deinit`, which releases the lock.
+public final class RunLock: @unchecked Sendable {
     private let fd: Int32
+    private let connection: PGConnection?
     public let path: String
 
     /// Takes the lock as the options ask: at once (75 when held), or, with `--wait` or
     /// `--lock-timeout`, waiting for it. `wait` overrides `--wait` for commands that always wait.
     public convenience init(options: RunOptions, wait: Bool? = nil, logger: Logger) throws(RunError) {
-        try self.init(
-            path: options.lockPath, wait: wait ?? (options.waitForLock || options.lockTimeout != nil),
-            timeout: options.lockTimeout, shouldStop: options.shouldStop, logger: logger)
+        let waits = wait ?? (options.waitForLock || options.lockTimeout != nil)
+        if let conninfo = options.postgresConnection {
+            try self.init(
+                postgres: conninfo, options: options, wait: waits, timeout: options.lockTimeout,
+                shouldStop: options.shouldStop, logger: logger)
+        } else {
+            try self.init(
+                path: options.lockPath, wait: waits, timeout: options.lockTimeout, shouldStop: options.shouldStop,
+                logger: logger)
+        }
+    }
+
+    /// The advisory lock's two keys: "projector" and "run" as 32-bit integers.
+    static let advisoryKeys: (Int32, Int32) = (0x7072_6f6a, 0x0072_756e)
+
+    /// Takes PostgreSQL's advisory lock on a connection of its own, waiting as the file lock does.
+    init(
+        postgres conninfo: String, options: RunOptions, wait: Bool, timeout: Double?,
+        shouldStop: (@Sendable () -> Bool)?, logger: Logger
+    ) throws(RunError) {
+        try StoreOpening.checkPostgres(conninfo, options: options)
+        path = "(the PostgreSQL advisory lock of \(PGConnectionString.redacted(conninfo)))"
+        fd = -1
+        var lockOptions = PGConnection.Options()
+        lockOptions.applicationName = "projector run lock"
+        let connection: PGConnection
+        do throws(PGError) {
+            connection = try PGConnection(conninfo: conninfo, options: lockOptions)
+        } catch {
+            throw StoreOpening.postgresError(error, conninfo: conninfo)
+        }
+        let started = Monotonic.now()
+        var announced = false
+        while true {
+            let holder: String?
+            do throws(PGError) {
+                guard let held = try Self.tryAdvisoryLock(connection) else { break }
+                holder = held
+            } catch {
+                throw StoreOpening.postgresError(error, conninfo: conninfo)
+            }
+            let waited = Monotonic.now() - started
+            guard wait else { throw .lockHeld(path: path, holder: holder, waited: nil) }
+            if let timeout, waited >= timeout { throw .lockHeld(path: path, holder: holder, waited: waited) }
+            if shouldStop?() == true {
+                logger.notice("stopped while waiting for the run lock, as asked", metadata: ["lock": "\(path)"])
+                throw .lockHeld(path: path, holder: holder, waited: waited)
+            }
+            if !announced {
+                announced = true
+                logger.notice(
+                    "waiting for the run lock \(path) held by \(holder ?? "another connection")",
+                    metadata: ["timeout": "\(timeout.map { "\($0) s" } ?? "none")"])
+            }
+            usleep(100_000)
+        }
+        self.connection = connection
+        if announced {
+            logger.notice("took the run lock", metadata: ["waited": "\(Int(Monotonic.now() - started)) s"])
+        }
     }
 
     /// Takes the lock at `path`. When another process holds it: without `wait`, throws `.lockHeld`
@@ -31,6 +96,7 @@ public final class RunLock: Sendable {
         path: String, wait: Bool, timeout: Double? = nil, shouldStop: (@Sendable () -> Bool)? = nil, logger: Logger
     ) throws(RunError) {
         self.path = path
+        connection = nil
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
             let code = errno
@@ -93,6 +159,11 @@ public final class RunLock: Sendable {
     }
 
     deinit {
+        if let connection {
+            // Closing the connection releases its advisory lock.
+            connection.close()
+            return
+        }
         _ = ftruncate(fd, 0)
         flock(fd, LOCK_UN)
         close(fd)
@@ -108,5 +179,26 @@ public final class RunLock: Sendable {
         guard let pid = fields.first.flatMap({ Int32($0) }), pid > 0 else { return nil }
         let since = fields.dropFirst().first.flatMap { Double($0) }.map { " (since \(RFC3339.format($0)))" } ?? ""
         return "PID \(pid)\(since)"
+    }
+}
+
+extension RunLock {
+    /// Takes the advisory lock if it is free (nil), else says who holds it ("backend PID 4242 from
+    /// 10.0.0.5 (since …)", or "another connection" when it let go meanwhile).
+    static func tryAdvisoryLock(_ connection: PGConnection) throws(PGError) -> String?? {
+        let keys = "\(advisoryKeys.0), \(advisoryKeys.1)"
+        if try connection.query("SELECT pg_try_advisory_lock(\(keys))").first?.bool(0) == true { return nil }
+        let holder = try connection.query(
+            """
+            SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+            WHERE l.locktype = 'advisory' AND l.granted
+                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                AND l.classid = \(advisoryKeys.0)
+                AND l.objid = \(advisoryKeys.1) AND l.objsubid = 2
+            """
+        ).first.map { row in
+            "backend PID \(row.string(0) ?? "?")\(row.string(1).map { " from \($0)" } ?? "") (since \(row.string(2) ?? "?"))"
+        }
+        return .some(holder)
     }
 }

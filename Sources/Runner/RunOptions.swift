@@ -75,6 +75,18 @@ public struct RunOptions: Sendable {
     }
 
     public var lockPath: String { databasePath + ".lock" }
+
+    /// The connection string when `--database` names a PostgreSQL database, nil for an SQLite file.
+    public var postgresConnection: String? { Self.postgresConnection(databasePath) }
+
+    /// `database` as a PostgreSQL connection string: a `postgres://` or `postgresql://` URL, or a
+    /// libpq `keyword=value …` string starting with one of libpq's keywords (`host=`, `dbname=`, …).
+    public static func postgresConnection(_ database: String) -> String? {
+        if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") { return database }
+        let keywords = ["host", "hostaddr", "port", "dbname", "user", "service", "sslmode", "application_name"]
+        for keyword in keywords where database.hasPrefix(keyword + "=") { return database }
+        return nil
+    }
 }
 
 /// How far a run is, after a batch.

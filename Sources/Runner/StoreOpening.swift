@@ -1,3 +1,5 @@
+import PostgresClient
+import PostgresStore
 import ProjectorCore
 import SQLiteStore
 
@@ -13,6 +15,9 @@ enum StoreOpening {
     }
 
     static func open(_ options: RunOptions, for purpose: Purpose) throws(RunError) -> any ProjectionStore {
+        if let conninfo = options.postgresConnection {
+            return try openPostgres(conninfo, options: options)
+        }
         let directory = FileSystem.directory(of: options.databasePath)
         guard FileSystem.exists(directory) || purpose == .inspect else {
             throw .missingPath(what: "the database's directory", path: directory)
@@ -43,6 +48,46 @@ enum StoreOpening {
                 throw .opening(error.error, what: "the attached database '\(attachment.name)'", path: attachment.path)
             }
             throw .opening(error.error, what: "the database", path: path)
+        }
+    }
+
+    /// Connects to PostgreSQL (SPEC §10). `--attach` has no meaning there: the write model is in
+    /// the same database (its own schema), or reached through the user's search path.
+    static func openPostgres(_ conninfo: String, options: RunOptions) throws(RunError) -> any ProjectionStore {
+        try checkPostgres(conninfo, options: options)
+        do throws(PGError) {
+            return try PGStore(connection: try PGConnection(conninfo: conninfo))
+        } catch {
+            throw postgresError(error, conninfo: conninfo)
+        }
+    }
+
+    /// What a PostgreSQL connection string must not come with: a password (it would show in the
+    /// process list and shell history) or attached databases.
+    static func checkPostgres(_ conninfo: String, options: RunOptions) throws(RunError) {
+        if PGConnectionString.carriesPassword(conninfo) {
+            throw .usage(
+                "the database connection string \(PGConnectionString.redacted(conninfo)) carries a password: give it "
+                    + "through PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass), never on the command line")
+        }
+        if let attachment = options.attachments.first {
+            throw .usage(
+                "--attach \(attachment.name)=… has no meaning on PostgreSQL: the jobs reach the write model in the "
+                    + "same database (by schema, e.g. app.test_runs), so leave --attach out")
+        }
+    }
+
+    /// A failure to connect, in the operator's words: a wrong password or connection string is a
+    /// configuration error (78), a server that cannot be reached a temporary one (75).
+    static func postgresError(_ error: PGError, conninfo: String) -> RunError {
+        let target = PGConnectionString.redacted(conninfo)
+        switch error.kind {
+        case .authenticationFailed, .invalidConnectionString:
+            return .configuration("cannot connect to the database \(target): \(error.message)")
+        default:
+            var failure = error.storeError
+            failure.message = "\(target): \(error.message)"
+            return .from(failure)
         }
     }
 }

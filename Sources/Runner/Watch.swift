@@ -70,8 +70,12 @@ public struct Watch: Service {
             }
             switch outcome {
             case .failure(let error):
-                guard case .databaseBusy = error else { throw error }
-                logger.warning("database busy; trying again", metadata: ["error": "\(error)"])
+                switch error {
+                case .databaseBusy: logger.warning("database busy; trying again", metadata: ["error": "\(error)"])
+                case .databaseUnavailable:
+                    logger.warning("database unreachable; trying again", metadata: ["error": "\(error)"])
+                default: throw error
+                }
                 try? await Task.sleep(for: busyPause)
                 continue
             case .success(let report):

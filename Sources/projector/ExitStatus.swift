@@ -15,7 +15,7 @@ enum ExitStatus {
 
     static func code(for error: RunError) -> Int32 {
         switch error {
-        case .lockHeld, .databaseBusy, .interrupted: return tempFail
+        case .lockHeld, .databaseBusy, .databaseUnavailable, .interrupted: return tempFail
         case .missingPath, .unreadable: return noInput
         case .jobs, .historyPruned, .configuration, .notWritable, .fileOperation, .notADatabase: return config
         case .usage, .unknownJobs: return usage

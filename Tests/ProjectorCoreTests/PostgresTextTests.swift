@@ -41,6 +41,12 @@ import Testing
         #expect(statements[0].sql.hasPrefix(#"SELECT ':key', "col:key", E'it\'s :key', $$ :key; $$, $fn$ :data $fn$,"#))
     }
 
+    @Test func aTypedParameterIsCastWhereverItStands() {
+        let statements = PostgresText.statements(
+            "SELECT :data->>'status', :data::jsonb, :key", types: ["data": "jsonb"])
+        #expect(statements[0].sql == "SELECT ($1::jsonb)->>'status', ($1::jsonb)::jsonb, $2")
+    }
+
     @Test func positionalParametersAndWordsEndingInAColonAreLeftAlone() {
         let statements = PostgresText.statements("SELECT $1, a:b FROM t")
         #expect(statements[0].sql == "SELECT $1, a:b FROM t")

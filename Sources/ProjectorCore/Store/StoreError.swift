@@ -13,7 +13,10 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case notADatabase
         /// The store cannot be opened or written: a permission, a read-only file or file system.
         case cannotWrite
-        /// Anything else: an I/O error, corruption, a lost connection, a misuse.
+        /// A database server that cannot be reached or whose connection was lost: nothing past the
+        /// last commit was kept, and a later attempt may succeed.
+        case unavailable
+        /// Anything else: an I/O error, corruption, a misuse.
         case other
     }
 

@@ -1,0 +1,196 @@
+public import PostgresClient
+public import ProjectorCore
+
+/// The PostgreSQL implementation of the runner's store (`ProjectionStore`, SPEC §10): the
+/// runner's own tables in a schema of their own (`projector` unless configured), next to the
+/// jobs' read models in the same database, all through one connection. Every write happens inside
+/// the caller's transaction. libpq's errors become `StoreError`s at this boundary.
+public final class PGStore: ProjectionStore {
+    public let connection: PGConnection
+    /// The schema of the runner's tables, quoted.
+    let schema: String
+    /// Statements prepared on the connection, by their SQL.
+    var prepared: [String: String] = [:]
+    /// How many job statements have been prepared on the connection (each gets a name of its own).
+    var jobStatements = 0
+
+    public static let schemaVersion = 1
+
+    public var dialect: SQLDialect { .postgres }
+
+    /// A store on `connection`, whose search path it sets (`keepingJobsOutOf`).
+    public init(connection: PGConnection, schema: String = "projector") throws(PGError) {
+        self.connection = connection
+        self.schema = Self.quote(schema)
+        try Self.keepJobsOut(of: schema, connection: connection)
+    }
+
+    /// Takes the runner's schema out of the session's search path, so that a job's unqualified
+    /// names (its tables, the write model's) resolve as they would without projector. The default
+    /// search path starts with `"$user"`: for a role named like the runner's schema (`projector`),
+    /// that schema, once created, would otherwise receive every table a job's `@setup` creates.
+    static func keepJobsOut(of schema: String, connection: PGConnection) throws(PGError) {
+        guard let row = try connection.query("SELECT current_user, current_setting('search_path')").first,
+            let user = row.string(0), let path = row.string(1)
+        else { return }
+        let entries = path.split(separator: ",").map { $0.trimmingSpaces() }
+        let kept = entries.filter { entry in
+            let name = entry.hasPrefix("\"") && entry.count > 1 ? String(entry.dropFirst().dropLast()) : entry
+            return name != schema && !(name == "$user" && user == schema)
+        }
+        guard kept.count != entries.count else { return }
+        let value = kept.isEmpty ? "public" : kept.joined(separator: ", ")
+        try connection.query("SELECT set_config('search_path', $1, false)", [value])
+    }
+
+    /// The runner's table `name`, schema-qualified.
+    func table(_ name: String) -> String { "\(schema).\(name)" }
+
+    // MARK: Running SQL
+
+    /// Runs a statement with text parameters, prepared once on this connection and reused.
+    @discardableResult
+    func run(_ sql: String, _ parameters: [String?] = []) throws(StoreError) -> PGResult {
+        try pg { () throws(PGError) in
+            if let name = prepared[sql] { return try connection.execute(prepared: name, parameters) }
+            let name = "projector_\(prepared.count + 1)"
+            try connection.prepare(name: name, sql: sql)
+            prepared[sql] = name
+            return try connection.execute(prepared: name, parameters)
+        }
+    }
+
+    /// A name for a job's statement not used before on this connection.
+    func newStatementName(for label: String) -> String {
+        jobStatements += 1
+        return "projector_job_\(jobStatements)_\(label)"
+    }
+
+    /// Runs statements without parameters (DDL, transaction control).
+    func execute(_ sql: String) throws(StoreError) {
+        try pg { () throws(PGError) in try connection.execute(sql) }
+    }
+
+    /// Runs libpq calls, reporting their failure as the store's.
+    @inline(__always)
+    func pg<T>(_ body: () throws(PGError) -> T) throws(StoreError) -> T {
+        do throws(PGError) {
+            return try body()
+        } catch {
+            throw error.storeError
+        }
+    }
+
+    // MARK: Transactions
+
+    public func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try execute("BEGIN")
+        do throws(StoreError) {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func savepoint<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try execute("SAVEPOINT projector_key")
+        do throws(StoreError) {
+            let value = try body()
+            try execute("RELEASE SAVEPOINT projector_key")
+            return value
+        } catch {
+            try execute("ROLLBACK TO SAVEPOINT projector_key; RELEASE SAVEPOINT projector_key")
+            throw error
+        }
+    }
+
+    public func rolledBack<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try execute("BEGIN")
+        defer { try? connection.execute("ROLLBACK") }
+        return try body()
+    }
+
+    // MARK: Jobs
+
+    public func setUp(_ job: JobDefinition) throws(JobFileErrors) {
+        guard let setup = job.setup else { return }
+        for statement in PostgresText.statements(setup.text) {
+            do throws(PGError) {
+                try connection.execute("SAVEPOINT projector_setup")
+                try connection.execute(statement.sql)
+                try connection.execute("RELEASE SAVEPOINT projector_setup")
+            } catch {
+                try? connection.execute("ROLLBACK TO SAVEPOINT projector_setup")
+                throw JobFileErrors([
+                    JobFileError(
+                        file: job.file, line: setup.line + statement.line, message: "@setup: \(error.message)")
+                ])
+            }
+        }
+    }
+
+    public func compile(_ job: JobDefinition) throws(JobFileErrors) -> any CompiledJobStatements {
+        try PGCompiledJob(job, store: self)
+    }
+
+    public func clearTables(of job: JobDefinition) throws(StoreError) {
+        for table in PGCompiledJob.tablesCreated(by: job) {
+            try execute("DELETE FROM \(table)")
+        }
+    }
+
+    public func setupDrift(of job: JobDefinition) -> [SetupDriftFinding] { [] }
+
+    public func swapIn(
+        job: String, scratchPath: String, also: (Int) throws(StoreError) -> Void
+    ) throws(StoreError) -> ReadModelSwap {
+        throw StoreError(
+            kind: .other, message: "rebuilding a read model is not available on PostgreSQL yet", code: "",
+            description: "rebuilding a read model is not available on PostgreSQL yet")
+    }
+
+    /// `name` as a quoted SQL identifier.
+    public static func quote(_ name: String) -> String {
+        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    /// A `bytea` value as a text parameter (hex form).
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        text.reserveCapacity(2 + bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}
+
+extension Double {
+    /// The value as a text parameter.
+    var parameter: String { "\(self)" }
+}
+
+extension Int {
+    var parameter: String { "\(self)" }
+}
+
+extension Substring {
+    func trimmingSpaces() -> String {
+        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for character in self {
+            if character == target { out += replacement } else { out.append(character) }
+        }
+        return out
+    }
+}
