@@ -159,7 +159,7 @@ import Testing
         try PostgresTestServer.terminate(backend: connection.backendPID)
         let error = try #require(throws: PGError.self) { try connection.query("SELECT 1") }
         #expect(error.kind == .connectionLost)
-        #expect(error.storeError.kind == .other)
+        #expect(error.storeError.kind == .unavailable)
         #expect(!connection.isConnected)
         // Later calls fail the same way, promptly.
         let again = try #require(throws: PGError.self) { try connection.query("SELECT 1") }
