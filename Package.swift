@@ -121,7 +121,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "projector", "SQLiteStore", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport", "Webhooks",
+                "projector", "SQLiteStore", "PostgresClient", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport",
+                "Webhooks",
             ],
             swiftSettings: upcoming
         ),

@@ -28,27 +28,26 @@ extension PGStore {
         let total = (latest?.int(2) ?? 0) + fresh.count
         let occurred = [latest?.double(4), latestOccurredAt].compactMap { $0 }.max()
         if !fresh.isEmpty {
-            var pairs = WindowPairs.pack(fresh)
-            var firstPosition = fresh.map(\.position).min() ?? 0
-            var lastPosition = fresh.map(\.position).max() ?? 0
-            var ids = fresh.count
-            var occurredFrom = occurred
-            if let latest, let chunk = latest.int(0), (latest.int(1) ?? 0) + fresh.count <= max(window.events / 16, 1),
-                let from = latest.double(3) ?? occurred, (occurred ?? from) - from < window.seconds / 16
+            var row = WindowPairs.Row(fresh: fresh, occurred: occurred)
+            if let latest, let chunk = latest.int(0),
+                WindowPairs.addsToLatestRow(
+                    holding: latest.int(1) ?? 0, fresh: fresh.count, openedAt: latest.double(3), occurred: occurred,
+                    window: window)
             {
-                pairs = (latest.bytes(5) ?? []).withUnsafeBytes { WindowPairs.merge($0, pairs) }
-                firstPosition = min(firstPosition, latest.int(6) ?? firstPosition)
-                lastPosition = max(lastPosition, latest.int(7) ?? lastPosition)
-                ids += latest.int(1) ?? 0
-                occurredFrom = latest.double(3)
+                (latest.bytes(5) ?? []).withUnsafeBytes {
+                    row.add(
+                        latest: $0, firstPosition: latest.int(6) ?? row.firstPosition,
+                        lastPosition: latest.int(7) ?? row.lastPosition, ids: latest.int(1) ?? 0,
+                        occurredFrom: latest.double(3))
+                }
                 try run(
                     """
                     UPDATE \(table("event_window_chunks")) SET first_position = $2, last_position = $3, ids = $4,
                         recorded = $5, occurred_from = $6, occurred_at = $7, pairs = $8 WHERE chunk = $1
                     """,
                     [
-                        chunk.parameter, firstPosition.parameter, lastPosition.parameter, ids.parameter,
-                        total.parameter, occurredFrom?.parameter, occurred?.parameter, Self.hex(pairs),
+                        chunk.parameter, row.firstPosition.parameter, row.lastPosition.parameter, row.ids.parameter,
+                        total.parameter, row.occurredFrom?.parameter, occurred?.parameter, Self.hex(row.pairs),
                     ])
             } else {
                 try run(
@@ -58,8 +57,8 @@ extension PGStore {
                     VALUES($1, $2, $3, $4, $5, $6, $7)
                     """,
                     [
-                        firstPosition.parameter, lastPosition.parameter, ids.parameter, total.parameter,
-                        occurredFrom?.parameter, occurred?.parameter, Self.hex(pairs),
+                        row.firstPosition.parameter, row.lastPosition.parameter, row.ids.parameter, total.parameter,
+                        row.occurredFrom?.parameter, occurred?.parameter, Self.hex(row.pairs),
                     ])
             }
         }

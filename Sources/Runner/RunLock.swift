@@ -57,8 +57,8 @@ public final class RunLock: @unchecked Sendable {
         } catch {
             throw StoreOpening.postgresError(error, conninfo: conninfo)
         }
-        let started = Monotonic.now()
-        var announced = false
+        var waiting = LockWait(
+            path: path, wait: wait, timeout: timeout, shouldStop: shouldStop, logger: logger, who: "another connection")
         while true {
             let holder: String?
             do throws(PGError) {
@@ -67,25 +67,11 @@ public final class RunLock: @unchecked Sendable {
             } catch {
                 throw StoreOpening.postgresError(error, conninfo: conninfo)
             }
-            let waited = Monotonic.now() - started
-            guard wait else { throw .lockHeld(path: path, holder: holder, waited: nil) }
-            if let timeout, waited >= timeout { throw .lockHeld(path: path, holder: holder, waited: waited) }
-            if shouldStop?() == true {
-                logger.notice("stopped while waiting for the run lock, as asked", metadata: ["lock": "\(path)"])
-                throw .lockHeld(path: path, holder: holder, waited: waited)
-            }
-            if !announced {
-                announced = true
-                logger.notice(
-                    "waiting for the run lock \(path) held by \(holder ?? "another connection")",
-                    metadata: ["timeout": "\(timeout.map { "\($0) s" } ?? "none")"])
-            }
+            try waiting.found(heldBy: holder)
             usleep(100_000)
         }
         self.connection = connection
-        if announced {
-            logger.notice("took the run lock", metadata: ["waited": "\(Int(Monotonic.now() - started)) s"])
-        }
+        waiting.took()
     }
 
     /// Takes the lock at `path`. When another process holds it: without `wait`, throws `.lockHeld`
@@ -115,8 +101,8 @@ public final class RunLock: @unchecked Sendable {
             }
             throw .lockFailed(path: path, errno: code)
         }
-        let started = Monotonic.now()
-        var announced = false
+        var waiting = LockWait(
+            path: path, wait: wait, timeout: timeout, shouldStop: shouldStop, logger: logger, who: "another process")
         while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
@@ -124,26 +110,11 @@ public final class RunLock: @unchecked Sendable {
                 close(descriptor)
                 throw .lockFailed(path: path, errno: code)
             }
-            let holder = Self.holder(descriptor)
-            let waited = Monotonic.now() - started
-            guard wait else {
+            do throws(RunError) {
+                try waiting.found(heldBy: Self.holder(descriptor))
+            } catch {
                 close(descriptor)
-                throw .lockHeld(path: path, holder: holder, waited: nil)
-            }
-            if let timeout, waited >= timeout {
-                close(descriptor)
-                throw .lockHeld(path: path, holder: holder, waited: waited)
-            }
-            if shouldStop?() == true {
-                close(descriptor)
-                logger.notice("stopped while waiting for the run lock, as asked", metadata: ["lock": "\(path)"])
-                throw .lockHeld(path: path, holder: holder, waited: waited)
-            }
-            if !announced {
-                announced = true
-                logger.notice(
-                    "waiting for the run lock \(path) held by \(holder ?? "another process")",
-                    metadata: ["lock": "\(path)", "timeout": "\(timeout.map { "\($0) s" } ?? "none")"])
+                throw error
             }
             usleep(50_000)
         }
@@ -152,10 +123,7 @@ public final class RunLock: @unchecked Sendable {
         if ftruncate(fd, 0) == 0 {
             _ = pwrite(fd, record, record.count, 0)
         }
-        if announced {
-            logger.notice(
-                "took the run lock", metadata: ["lock": "\(path)", "waited": "\(Int(Monotonic.now() - started)) s"])
-        }
+        waiting.took()
     }
 
     deinit {
@@ -200,5 +168,43 @@ extension RunLock {
             "backend PID \(row.string(0) ?? "?")\(row.string(1).map { " from \($0)" } ?? "") (since \(row.string(2) ?? "?"))"
         }
         return .some(holder)
+    }
+}
+
+/// Waiting for a run lock found held, the same for both kinds: give up at once without `wait`,
+/// after `timeout`, or when asked to stop; else say once who holds it, and again when it is taken.
+struct LockWait {
+    let path: String
+    let wait: Bool
+    let timeout: Double?
+    let shouldStop: (@Sendable () -> Bool)?
+    let logger: Logger
+    /// Who holds the lock when its holder left no name.
+    let who: String
+    let started = Monotonic.now()
+    var announced = false
+
+    /// The lock was found held (by `holder`): throws `.lockHeld` when the wait is over.
+    mutating func found(heldBy holder: String?) throws(RunError) {
+        let waited = Monotonic.now() - started
+        guard wait else { throw .lockHeld(path: path, holder: holder, waited: nil) }
+        if let timeout, waited >= timeout { throw .lockHeld(path: path, holder: holder, waited: waited) }
+        if shouldStop?() == true {
+            logger.notice("stopped while waiting for the run lock, as asked", metadata: ["lock": "\(path)"])
+            throw .lockHeld(path: path, holder: holder, waited: waited)
+        }
+        if !announced {
+            announced = true
+            logger.notice(
+                "waiting for the run lock \(path) held by \(holder ?? who)",
+                metadata: ["lock": "\(path)", "timeout": "\(timeout.map { "\($0) s" } ?? "none")"])
+        }
+    }
+
+    /// The lock was taken.
+    func took() {
+        guard announced else { return }
+        logger.notice(
+            "took the run lock", metadata: ["lock": "\(path)", "waited": "\(Int(Monotonic.now() - started)) s"])
     }
 }

@@ -3,6 +3,7 @@ extension RunOptions {
     /// the database must exist. They never create an empty one, and a wrong path is 66 for all
     /// of them, whether the file or its directory is missing.
     public func requireExistingDatabase() throws(RunError) {
+        try Stores.requireSQLite(databasePath)
         if FileSystem.exists(databasePath) {
             guard Self.looksLikeSQLite(databasePath) else {
                 throw .notADatabase(what: "the database", path: databasePath)

@@ -125,6 +125,7 @@ public struct StatusReport: Codable, Sendable {
             jobs: [], rejects: 0, lastRun: nil
         )
         var stored = StoreStatus()
+        try Stores.requireSQLite(options.databasePath)
         if FileSystem.exists(options.databasePath) {
             let store = try Stores.open(
                 path: options.databasePath, readOnly: true,

@@ -1,3 +1,4 @@
+import PostgresClient
 import ProjectorCore
 import SQLiteStore
 
@@ -10,6 +11,7 @@ enum Stores {
         path: String, readOnly: Bool = false,
         busyTimeoutMilliseconds: Int32 = Database.Options().busyTimeoutMilliseconds
     ) throws(RunError) -> any OperatorStore {
+        try requireSQLite(path)
         var databaseOptions = Database.Options()
         databaseOptions.readOnly = readOnly
         databaseOptions.busyTimeoutMilliseconds = busyTimeoutMilliseconds
@@ -18,6 +20,15 @@ enum Stores {
         } catch {
             throw .from(error.error)
         }
+    }
+
+    /// The operator commands, rebuild and verify work on SQLite only for now: on PostgreSQL they
+    /// say so (64) rather than take the connection string for a file name.
+    static func requireSQLite(_ database: String) throws(RunError) {
+        guard let conninfo = RunOptions.postgresConnection(database) else { return }
+        throw .usage(
+            "this command does not work on a PostgreSQL database yet (\(PGConnectionString.redacted(conninfo))): "
+                + "on PostgreSQL, use run (with --watch, --dry-run) and validate")
     }
 
     /// The database at `path`, with the runner's tables created when missing.
@@ -34,6 +45,7 @@ enum Stores {
     /// A scratch store for `verify --sample`: `job`'s tables empty, the live database and the
     /// options' attached databases readable beside them.
     static func keyRecomputation(_ job: JobDefinition, options: RunOptions) throws(RunError) -> any KeyRecomputation {
+        try requireSQLite(options.databasePath)
         let db: Database
         do throws(StoreError) {
             db = try SampleScratch.open(

@@ -57,25 +57,23 @@ extension RunnerStore: EventIDWindow {
         let total = (latest?.recorded ?? 0) + fresh.count
         let occurred = [latest?.occurredAt, latestOccurredAt].compactMap { $0 }.max()
         if !fresh.isEmpty {
-            var pairs = WindowPairs.pack(fresh)
-            var firstPosition = fresh.map(\.position).min() ?? 0
-            var lastPosition = fresh.map(\.position).max() ?? 0
-            var ids = fresh.count
-            var occurredFrom = occurred
+            var row = WindowPairs.Row(fresh: fresh, occurred: occurred)
             var replacing: Int?
-            if let latest, latest.ids + fresh.count <= max(window.events / 16, 1),
-                let from = latest.occurredFrom ?? occurred, (occurred ?? from) - from < window.seconds / 16
+            if let latest,
+                WindowPairs.addsToLatestRow(
+                    holding: latest.ids, fresh: fresh.count, openedAt: latest.occurredFrom, occurred: occurred,
+                    window: window)
             {
                 let read = try cached(
                     "SELECT pairs, first_position, last_position FROM projector_event_window_chunks WHERE chunk = ?")
                 try read.bind(int: latest.chunk, at: 1)
                 while try read.step() {
-                    pairs = read.withBlob(at: 0) { WindowPairs.merge($0, pairs) }
-                    firstPosition = min(firstPosition, read.int(at: 1))
-                    lastPosition = max(lastPosition, read.int(at: 2))
+                    read.withBlob(at: 0) {
+                        row.add(
+                            latest: $0, firstPosition: read.int(at: 1), lastPosition: read.int(at: 2), ids: latest.ids,
+                            occurredFrom: latest.occurredFrom)
+                    }
                 }
-                ids += latest.ids
-                occurredFrom = latest.occurredFrom
                 replacing = latest.chunk
             }
             let write = try cached(
@@ -85,13 +83,13 @@ extension RunnerStore: EventIDWindow {
                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                 """)
             try write.bind(replacing.map { .integer(Int64($0)) } ?? .null, at: 1)
-            try write.bind(int: firstPosition, at: 2)
-            try write.bind(int: lastPosition, at: 3)
-            try write.bind(int: ids, at: 4)
+            try write.bind(int: row.firstPosition, at: 2)
+            try write.bind(int: row.lastPosition, at: 3)
+            try write.bind(int: row.ids, at: 4)
             try write.bind(int: total, at: 5)
-            try write.bind(occurredFrom.map { .real($0) } ?? .null, at: 6)
+            try write.bind(row.occurredFrom.map { .real($0) } ?? .null, at: 6)
             try write.bind(occurred.map { .real($0) } ?? .null, at: 7)
-            try write.bind(.blob(pairs), at: 8)
+            try write.bind(.blob(row.pairs), at: 8)
             try write.run()
         }
         try prune(total: total, occurred: occurred, window: window)

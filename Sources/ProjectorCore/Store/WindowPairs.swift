@@ -6,6 +6,46 @@ package enum WindowPairs {
     /// Bytes of one pair.
     package static let pairBytes = 16
 
+    /// Whether a batch's `fresh` ids go into the latest row (holding `ids` ids, opened when the
+    /// latest `occurredAt` recorded was `openedAt`) rather than into a row of their own: while that
+    /// row holds less than a sixteenth of the window, in ids and in time, so that a watch's small
+    /// batches do not leave thousands of rows to read.
+    package static func addsToLatestRow(
+        holding ids: Int, fresh: Int, openedAt: Double?, occurred: Double?, window: DuplicateWindow
+    ) -> Bool {
+        guard ids + fresh <= max(window.events / 16, 1), let from = openedAt ?? occurred else { return false }
+        return (occurred ?? from) - from < window.seconds / 16
+    }
+
+    /// A row to write: a batch's fresh pairs, in a row of their own or added to the latest one.
+    package struct Row {
+        package var pairs: [UInt8]
+        package var firstPosition: Int
+        package var lastPosition: Int
+        package var ids: Int
+        /// The latest `occurredAt` recorded when the row was opened.
+        package var occurredFrom: Double?
+
+        package init(fresh: [(hash: Int64, position: Int)], occurred: Double?) {
+            pairs = pack(fresh)
+            firstPosition = fresh.map(\.position).min() ?? 0
+            lastPosition = fresh.map(\.position).max() ?? 0
+            ids = fresh.count
+            occurredFrom = occurred
+        }
+
+        /// Adds the latest row's pairs and bounds to these.
+        package mutating func add(
+            latest: UnsafeRawBufferPointer, firstPosition: Int, lastPosition: Int, ids: Int, occurredFrom: Double?
+        ) {
+            pairs = merge(latest, pairs)
+            self.firstPosition = min(self.firstPosition, firstPosition)
+            self.lastPosition = max(self.lastPosition, lastPosition)
+            self.ids += ids
+            self.occurredFrom = occurredFrom
+        }
+    }
+
     /// Pairs as a row's bytes.
     package static func pack(_ pairs: [(hash: Int64, position: Int)]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: pairs.count * pairBytes)
