@@ -111,7 +111,8 @@ let package = Package(
         .testTarget(
             name: "RunnerTests",
             dependencies: [
-                "Runner", "SQLiteStore", "PostgresClient", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport",
+                "Runner", "SQLiteStore", "PostgresClient", "PostgresStore", "Journal", "ProjectorCore", "QaHubDemo",
+                "TestSupport",
                 "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

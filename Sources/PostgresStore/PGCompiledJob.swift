@@ -92,9 +92,7 @@ final class PGCompiledJob: CompiledJobStatements {
     var refreshesInBatches: Bool { batch != nil }
 
     func refresh(key: String) throws(StoreError) {
-        try store.pg { () throws(PGError) in
-            for statement in body { try store.connection.execute(prepared: statement.name, [key]) }
-        }
+        for statement in body { try store.send(.prepared(statement.name, [key])) }
     }
 
     func refresh(keys: [String]) throws(StoreError) {
@@ -102,22 +100,18 @@ final class PGCompiledJob: CompiledJobStatements {
             for key in keys { try refresh(key: key) }
             return
         }
-        try store.createBatchKeysTable()
-        try store.run("DELETE FROM \(Self.batchTable)")
-        try store.run(
-            "INSERT INTO \(Self.batchTable)(key) SELECT DISTINCT unnest($1::text[])", [PGStore.textArray(keys)])
-        try store.pg { () throws(PGError) in
-            for statement in batch { try store.connection.execute(prepared: statement.name) }
-        }
-        try store.run("DELETE FROM \(Self.batchTable)")
+        try store.send(.sql(PGStore.createBatchKeysSQL, []))
+        try store.send(.sql("DELETE FROM \(Self.batchTable)", []))
+        try store.send(
+            .sql("INSERT INTO \(Self.batchTable)(key) SELECT DISTINCT unnest($1::text[])", [PGStore.textArray(keys)]))
+        for statement in batch { try store.send(.prepared(statement.name, [])) }
+        try store.send(.sql("DELETE FROM \(Self.batchTable)", []))
     }
 
     func apply(_ event: EventLine, key: String) throws(StoreError) {
-        try store.pg { () throws(PGError) in
-            for statement in body {
-                try store.connection.execute(
-                    prepared: statement.name, statement.parameters.map { Self.value(of: $0, event: event, key: key) })
-            }
+        for statement in body {
+            try store.send(
+                .prepared(statement.name, statement.parameters.map { Self.value(of: $0, event: event, key: key) }))
         }
     }
 
@@ -188,8 +182,10 @@ final class PGCompiledJob: CompiledJobStatements {
 extension PGStore {
     /// The temporary table `@refresh_batch` statements read a batch's keys from.
     func createBatchKeysTable() throws(StoreError) {
-        try execute("CREATE TEMP TABLE IF NOT EXISTS \(PGCompiledJob.batchTable)(key text PRIMARY KEY)")
+        try execute(Self.createBatchKeysSQL)
     }
+
+    static let createBatchKeysSQL = "CREATE TEMP TABLE IF NOT EXISTS \(PGCompiledJob.batchTable)(key text PRIMARY KEY)"
 
     /// `values` as a PostgreSQL array literal of text, each element quoted.
     static func textArray(_ values: [String]) -> String {

@@ -13,6 +13,20 @@ public final class PGStore: ProjectionStore {
     var prepared: [String: String] = [:]
     /// How many job statements have been prepared on the connection (each gets a name of its own).
     var jobStatements = 0
+    /// The statements a pipelined savepoint has collected and not sent yet (nil outside one).
+    var queue: [Queued]?
+    /// Whether the pipelined savepoint's `SAVEPOINT` has gone to the server.
+    var queueOpened = false
+
+    /// A statement waiting in a pipelined savepoint: prepared (by name) or plain SQL.
+    enum Queued {
+        case prepared(String, [String?])
+        case sql(String, [String?])
+    }
+
+    /// How many statements a pipelined savepoint sends at most in one round trip (bounding what
+    /// waits in memory; an apply job's 20,000-event batch is 20 round trips, not 20,000).
+    static let pipelineDepth = 1000
 
     public static let schemaVersion = 1
 
@@ -51,7 +65,8 @@ public final class PGStore: ProjectionStore {
     /// Runs a statement with text parameters, prepared once on this connection and reused.
     @discardableResult
     func run(_ sql: String, _ parameters: [String?] = []) throws(StoreError) -> PGResult {
-        try pg { () throws(PGError) in
+        try flushQueue()
+        return try pg { () throws(PGError) in
             if let name = prepared[sql] { return try connection.execute(prepared: name, parameters) }
             let name = "projector_\(prepared.count + 1)"
             try connection.prepare(name: name, sql: sql)
@@ -68,7 +83,47 @@ public final class PGStore: ProjectionStore {
 
     /// Runs statements without parameters (DDL, transaction control).
     func execute(_ sql: String) throws(StoreError) {
+        try flushQueue()
         try pg { () throws(PGError) in try connection.execute(sql) }
+    }
+
+    /// Runs a job's statement now, or queues it inside a pipelined savepoint.
+    func send(_ statement: Queued) throws(StoreError) {
+        if queue != nil {
+            queue?.append(statement)
+            if (queue?.count ?? 0) >= Self.pipelineDepth { try flushQueue() }
+            return
+        }
+        try pg { () throws(PGError) in
+            switch statement {
+            case .prepared(let name, let parameters): try connection.execute(prepared: name, parameters)
+            case .sql(let sql, let parameters): try connection.query(sql, parameters)
+            }
+        }
+    }
+
+    /// Sends what a pipelined savepoint collected, in one round trip (its `SAVEPOINT` first when it
+    /// has not gone yet); the first statement that failed is the savepoint's failure.
+    func flushQueue(closing: Bool = false) throws(StoreError) {
+        guard var entries = queue else { return }
+        if !queueOpened { entries.insert(.sql("SAVEPOINT projector_key", []), at: 0) }
+        if closing { entries.append(.sql("RELEASE SAVEPOINT projector_key", [])) }
+        guard !entries.isEmpty else { return }
+        queue = []
+        queueOpened = true
+        let results = try pg { () throws(PGError) in
+            try connection.pipeline { (pipeline) throws(PGError) in
+                for entry in entries {
+                    switch entry {
+                    case .prepared(let name, let parameters): try pipeline.send(prepared: name, parameters)
+                    case .sql(let sql, let parameters): try pipeline.send(sql, parameters)
+                    }
+                }
+            }
+        }
+        for result in results {
+            if case .failure(let error) = result, error.kind != .pipelineAborted { throw error.storeError }
+        }
     }
 
     /// Runs libpq calls, reporting their failure as the store's.
@@ -103,6 +158,29 @@ public final class PGStore: ProjectionStore {
             return value
         } catch {
             try execute("ROLLBACK TO SAVEPOINT projector_key; RELEASE SAVEPOINT projector_key")
+            throw error
+        }
+    }
+
+    /// Collects the job statements `body` runs and sends them in pipelines (`pipelineDepth` at a
+    /// time), between a `SAVEPOINT` and its `RELEASE`: an optimistic batch of a job's keys costs a
+    /// few round trips instead of one per statement. A failing statement fails the whole savepoint
+    /// (rolled back), which the runner then redoes key by key in plain savepoints.
+    public func pipelinedSavepoint<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        guard queue == nil else { return try savepoint(body) }
+        queue = []
+        queueOpened = false
+        do throws(StoreError) {
+            let value = try body()
+            try flushQueue(closing: true)
+            queue = nil
+            return value
+        } catch {
+            let opened = queueOpened
+            queue = nil
+            if opened {
+                try execute("ROLLBACK TO SAVEPOINT projector_key; RELEASE SAVEPOINT projector_key")
+            }
             throw error
         }
     }

@@ -106,7 +106,7 @@ struct KeyExecution {
     func refresh(_ state: JobState, _ keys: [RefreshRange]) throws(StoreError) -> [String] {
         guard keys.count > 1 else { return try refreshEach(state, keys) }
         do {
-            try store.savepoint { () throws(StoreError) in
+            try store.pipelinedSavepoint { () throws(StoreError) in
                 if state.compiled.refreshesInBatches {
                     try state.compiled.refresh(keys: keys.map(\.key))
                 } else {
@@ -138,7 +138,7 @@ struct KeyExecution {
     {
         guard groups.count > 1 else { return try applyEach(state, groups, batch: batch) }
         do {
-            try store.savepoint { () throws(StoreError) in
+            try store.pipelinedSavepoint { () throws(StoreError) in
                 for group in groups {
                     for index in group.events { try state.compiled.apply(batch.eventLine(Int(index)), key: group.key) }
                 }

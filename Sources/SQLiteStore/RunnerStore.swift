@@ -68,6 +68,10 @@ public final class RunnerStore: OperatorStore {
         }
     }
 
+    public func pipelinedSavepoint<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        try savepoint(body)
+    }
+
     public func rolledBack<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         try sqlite { () throws(SQLiteError) in try db.execute("BEGIN IMMEDIATE") }
         defer { if db.isInTransaction { try? db.execute("ROLLBACK") } }

@@ -39,6 +39,12 @@ public protocol ProjectionStore: AnyObject, StoreTransactions, CheckpointStore, 
 public protocol StoreTransactions {
     func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
     func savepoint<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
+    /// A savepoint whose job statements the store may send together (PostgreSQL: a pipeline, a
+    /// round trip for many statements): a failing statement may surface only when the body ends,
+    /// and rolls the whole savepoint back. For optimistic batches, where any failure means going
+    /// over the keys one by one anyway; a store that runs statements one at a time (SQLite) makes
+    /// it a plain `savepoint`.
+    func pipelinedSavepoint<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
     func rolledBack<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
 }
 
