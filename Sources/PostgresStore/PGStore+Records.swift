@@ -13,15 +13,22 @@ extension PGStore {
             FROM \(table("checkpoints"))
             """)
         for row in rows {
-            guard let job = row.string(0) else { continue }
-            let anchor = CursorAnchor(
-                position: row.int(1) ?? 0, start: row.int(2) ?? 0,
-                hash: UInt64(row.string(3) ?? "0", radix: 16) ?? 0, segment: row.string(4) ?? "")
-            result[job] = Checkpoint(
-                job: job, anchor: anchor, fingerprint: row.string(5) ?? "", eventsApplied: row.int(6) ?? 0,
-                updatedAt: row.double(7) ?? 0)
+            guard let checkpoint = Self.checkpoint(row) else { continue }
+            result[checkpoint.job] = checkpoint
         }
         return result
+    }
+
+    /// A checkpoint from a row of `job, position, anchor_start, anchor_hash, anchor_segment,
+    /// fingerprint, events_applied, updated_at`.
+    static func checkpoint(_ row: PGRow) -> Checkpoint? {
+        guard let job = row.string(0) else { return nil }
+        let anchor = CursorAnchor(
+            position: row.int(1) ?? 0, start: row.int(2) ?? 0, hash: UInt64(row.string(3) ?? "0", radix: 16) ?? 0,
+            segment: row.string(4) ?? "")
+        return Checkpoint(
+            job: job, anchor: anchor, fingerprint: row.string(5) ?? "", eventsApplied: row.int(6) ?? 0,
+            updatedAt: row.double(7) ?? 0)
     }
 
     public func saveCheckpoint(

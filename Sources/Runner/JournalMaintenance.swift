@@ -94,7 +94,7 @@ public enum JournalMaintenance {
                 "prune works on a directory of segments; \(options.journalPath) is a single file (rotate it by hand)")
         }
         var needed = journal.end
-        guard FileSystem.exists(options.databasePath) else { return [] }
+        guard try Stores.hasRunnerTables(options.databasePath) else { return [] }
         let store = try Stores.open(
             path: options.databasePath, readOnly: true, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
         do throws(StoreError) {

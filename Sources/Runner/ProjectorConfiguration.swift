@@ -150,6 +150,13 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         return path.hasPrefix("/") ? path : directory + path
     }
 
+    /// The database: a path is resolved as `resolve` does, a PostgreSQL connection string (a URL or
+    /// `dbname=…`) is kept as written.
+    public func resolveDatabase(_ database: String?) -> String? {
+        guard let database, RunOptions.postgresConnection(database) == nil else { return database }
+        return resolve(database)
+    }
+
     /// Where each endpoint's secret comes from, by endpoint name (checked by `load`).
     public var secretSources: [String: WebhookSecretSource] {
         var sources: [String: WebhookSecretSource] = [:]

@@ -34,7 +34,7 @@ public struct Rebuild {
 
     /// Builds every named job in its scratch database, then swaps each in.
     public func execute(jobs: [String]) throws(RunError) -> [Report] {
-        try Stores.requireSQLite(options.databasePath)
+        try Stores.requireSQLite(options.databasePath, for: "rebuild")
         var reports: [Report] = []
         for job in jobs {
             let started = Monotonic.now()

@@ -1,9 +1,18 @@
+import PostgresClient
+
 extension RunOptions {
     /// For commands that read what runs wrote (status, failures, webhooks, verify, replay, prune):
     /// the database must exist. They never create an empty one, and a wrong path is 66 for all
-    /// of them, whether the file or its directory is missing.
+    /// of them, whether the file or its directory is missing. On PostgreSQL the database is the
+    /// runner's tables: a database no run has used is 66 in the same words.
     public func requireExistingDatabase() throws(RunError) {
-        try Stores.requireSQLite(databasePath)
+        if let conninfo = postgresConnection {
+            guard try Stores.hasRunnerTables(databasePath) else {
+                throw .missingPath(
+                    what: "the database (no run has created it here)", path: PGConnectionString.redacted(conninfo))
+            }
+            return
+        }
         if FileSystem.exists(databasePath) {
             guard Self.looksLikeSQLite(databasePath) else {
                 throw .notADatabase(what: "the database", path: databasePath)
@@ -15,6 +24,12 @@ extension RunOptions {
             throw .missingPath(what: "the database's directory", path: directory)
         }
         throw .missingPath(what: "the database (no run has created it here)", path: databasePath)
+    }
+
+    /// Rebuilds (`rebuild`, `run --rebuild-changed`) and `verify` work on SQLite only for now:
+    /// on PostgreSQL `command` exits 64 saying so, before anything connects.
+    public func requireSQLite(for command: String) throws(RunError) {
+        try Stores.requireSQLite(databasePath, for: command)
     }
 
     /// Whether a file starts as every SQLite database does ("SQLite format 3" and a NUL), or is

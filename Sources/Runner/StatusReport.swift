@@ -89,7 +89,8 @@ public struct StatusReport: Codable, Sendable {
     /// What makes a run exit 65 before it starts: the journal's problem and every job's.
     public var problems: [String] { ([journal.problem] + jobs.map(\.problem)).compactMap { $0 } }
 
-    /// Reads the status. The database is opened read-only; a missing one reads as "never run".
+    /// Reads the status. The database is opened read-only; a missing one (on PostgreSQL, a
+    /// database without the runner's tables) reads as "never run".
     /// Runs the checks a run makes before it starts (segments follow each other, each checkpoint
     /// matches the journal) and reports what fails in `problems` instead of stopping there.
     public static func load(options: RunOptions) throws(RunError) -> StatusReport {
@@ -125,8 +126,8 @@ public struct StatusReport: Codable, Sendable {
             jobs: [], rejects: 0, lastRun: nil
         )
         var stored = StoreStatus()
-        try Stores.requireSQLite(options.databasePath)
-        if FileSystem.exists(options.databasePath) {
+        // On PostgreSQL the store answers nil when no run has created its tables.
+        if options.postgresConnection != nil || FileSystem.exists(options.databasePath) {
             let store = try Stores.open(
                 path: options.databasePath, readOnly: true,
                 busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)

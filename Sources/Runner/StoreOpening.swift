@@ -55,6 +55,12 @@ enum StoreOpening {
     /// the same database (its own schema), or reached through the user's search path.
     static func openPostgres(_ conninfo: String, options: RunOptions) throws(RunError) -> any ProjectionStore {
         try checkPostgres(conninfo, options: options)
+        return try postgresStore(conninfo)
+    }
+
+    /// A store on a new connection to `conninfo`, which must not carry a password.
+    static func postgresStore(_ conninfo: String) throws(RunError) -> PGStore {
+        try checkPassword(conninfo)
         do throws(PGError) {
             return try PGStore(connection: try PGConnection(conninfo: conninfo))
         } catch {
@@ -65,16 +71,20 @@ enum StoreOpening {
     /// What a PostgreSQL connection string must not come with: a password (it would show in the
     /// process list and shell history) or attached databases.
     static func checkPostgres(_ conninfo: String, options: RunOptions) throws(RunError) {
-        if PGConnectionString.carriesPassword(conninfo) {
-            throw .usage(
-                "the database connection string \(PGConnectionString.redacted(conninfo)) carries a password: give it "
-                    + "through PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass), never on the command line")
-        }
+        try checkPassword(conninfo)
         if let attachment = options.attachments.first {
             throw .usage(
                 "--attach \(attachment.name)=… has no meaning on PostgreSQL: the jobs reach the write model in the "
                     + "same database (by schema, e.g. app.test_runs), so leave --attach out")
         }
+    }
+
+    /// A password on the command line would show in the process list and shell history.
+    static func checkPassword(_ conninfo: String) throws(RunError) {
+        guard PGConnectionString.carriesPassword(conninfo) else { return }
+        throw .usage(
+            "the database connection string \(PGConnectionString.redacted(conninfo)) carries a password: give it "
+                + "through PGPASSWORD or a password file (PGPASSFILE, ~/.pgpass), never on the command line")
     }
 
     /// A failure to connect, in the operator's words: a wrong password or connection string is a

@@ -1,17 +1,20 @@
 import PostgresClient
+import PostgresStore
 import ProjectorCore
 import SQLiteStore
 
 /// Opens the store an operator command works on (status, failures, webhooks, metrics, prune,
-/// verify): the database alone, without the jobs' attached databases. A run opens its own
-/// through `StoreOpening`.
+/// verify): the database alone, without the jobs' attached databases (on PostgreSQL, a connection
+/// of its own). A run opens its own through `StoreOpening`.
 enum Stores {
-    /// The database at `path`; `readOnly` for the commands that only look.
+    /// The database at `path`; `readOnly` for the commands that only look (SQLite).
     static func open(
         path: String, readOnly: Bool = false,
         busyTimeoutMilliseconds: Int32 = Database.Options().busyTimeoutMilliseconds
     ) throws(RunError) -> any OperatorStore {
-        try requireSQLite(path)
+        if let conninfo = RunOptions.postgresConnection(path) {
+            return try StoreOpening.postgresStore(conninfo)
+        }
         var databaseOptions = Database.Options()
         databaseOptions.readOnly = readOnly
         databaseOptions.busyTimeoutMilliseconds = busyTimeoutMilliseconds
@@ -22,13 +25,26 @@ enum Stores {
         }
     }
 
-    /// The operator commands, rebuild and verify work on SQLite only for now: on PostgreSQL they
-    /// say so (64) rather than take the connection string for a file name.
-    static func requireSQLite(_ database: String) throws(RunError) {
+    /// Rebuilds (`rebuild`, `run --rebuild-changed`) and `verify` work on SQLite only for now: on
+    /// PostgreSQL `command` says so (64) before it connects, rather than take the connection string
+    /// for a file name.
+    static func requireSQLite(_ database: String, for command: String) throws(RunError) {
         guard let conninfo = RunOptions.postgresConnection(database) else { return }
         throw .usage(
-            "this command does not work on a PostgreSQL database yet (\(PGConnectionString.redacted(conninfo))): "
-                + "on PostgreSQL, use run (with --watch, --dry-run) and validate")
+            "\(command) does not work on a PostgreSQL database yet (\(PGConnectionString.redacted(conninfo))): "
+                + "rebuild, verify and run --rebuild-changed work on SQLite only for now")
+    }
+
+    /// Whether the runner's tables exist in the database at `path`: the SQLite file exists, or a
+    /// run has created the runner's schema in the PostgreSQL database.
+    static func hasRunnerTables(_ path: String) throws(RunError) -> Bool {
+        guard let conninfo = RunOptions.postgresConnection(path) else { return FileSystem.exists(path) }
+        let store = try StoreOpening.postgresStore(conninfo)
+        do throws(StoreError) {
+            return try store.hasRunnerTables()
+        } catch {
+            throw .from(error)
+        }
     }
 
     /// The database at `path`, with the runner's tables created when missing.
@@ -45,7 +61,7 @@ enum Stores {
     /// A scratch store for `verify --sample`: `job`'s tables empty, the live database and the
     /// options' attached databases readable beside them.
     static func keyRecomputation(_ job: JobDefinition, options: RunOptions) throws(RunError) -> any KeyRecomputation {
-        try requireSQLite(options.databasePath)
+        try requireSQLite(options.databasePath, for: "verify")
         let db: Database
         do throws(StoreError) {
             db = try SampleScratch.open(

@@ -56,6 +56,7 @@ public struct Verify {
     static func formsBatchSize(keys: Int) -> Int { max(1, min(256, (keys + 1) / 2)) }
 
     public func execute(job: String, sample: Int?, repair: Bool) throws(RunError) -> Report {
+        try Stores.requireSQLite(options.databasePath, for: "verify")
         if let sample { return try verifySample(job: job, count: sample, repair: repair) }
         var report = Report(job: job, checkedKeys: nil, driftedKeys: [], tables: [], repaired: false)
         let catalog = try JobLoader.load(directory: options.jobsDirectory)

@@ -91,7 +91,7 @@ struct StoreOptions: ParsableArguments {
         let environment = ProcessInfo.processInfo.environment
         let (file, filePath) = try configurationFile()
         var options = RunOptions(
-            databasePath: database ?? environment["PROJECTOR_DATABASE"] ?? file.resolve(file.database)
+            databasePath: database ?? environment["PROJECTOR_DATABASE"] ?? file.resolveDatabase(file.database)
                 ?? "projector.db",
             journalPath: journal ?? environment["PROJECTOR_JOURNAL"] ?? file.resolve(file.journal) ?? "journal",
             jobsDirectory: jobsDirectory ?? environment["PROJECTOR_JOBS_DIR"] ?? file.resolve(file.jobsDir) ?? "jobs"
