@@ -177,7 +177,8 @@ public enum JobFileParser {
         let batch = section(batchSection)
         if let batch, let marker = bodies[batchSection]?.marker {
             batchProblems(
-                batch, marker: marker, mode: mode, refreshesWhole: refreshesWhole != nil, hasKeys: keys != nil
+                batch, marker: marker, mode: mode, refreshesWhole: refreshesWhole != nil, hasKeys: keys != nil,
+                dialect: dialect?.0 ?? .sqlite
             )
             .forEach { fail($0.line, $0.message) }
         }
@@ -204,9 +205,23 @@ public enum JobFileParser {
         return definition
     }
 
+    /// The first `:name` parameter of `text` as the dialect reads it (PostgreSQL's `key::bigint` is
+    /// a cast, not a parameter) and its line within `text`.
+    static func firstParameter(in text: String, dialect: SQLDialect) -> (text: String, line: Int)? {
+        switch dialect {
+        case .sqlite:
+            return SQLText.firstParameter(in: text)
+        case .postgres:
+            return PostgresText.statements(text).first { !$0.parameters.isEmpty }.map {
+                (":" + $0.parameters[0], $0.line)
+            }
+        }
+    }
+
     /// What is wrong with a `@refresh_batch` section that starts on the line after `marker`.
     static func batchProblems(
-        _ batch: SQLSection, marker: Int, mode: JobDefinition.Mode, refreshesWhole: Bool, hasKeys: Bool
+        _ batch: SQLSection, marker: Int, mode: JobDefinition.Mode, refreshesWhole: Bool, hasKeys: Bool,
+        dialect: SQLDialect = .sqlite
     ) -> [(line: Int, message: String)] {
         if mode != .refresh {
             return [(marker, "'@refresh_batch' belongs to refresh jobs; an apply job applies each event in turn")]
@@ -222,7 +237,7 @@ public enum JobFileParser {
         }
         guard hasSQL(batch.text) else { return [(marker, "section '@refresh_batch' holds no SQL statement")] }
         var problems: [(line: Int, message: String)] = []
-        if let parameter = SQLText.firstParameter(in: batch.text) {
+        if let parameter = firstParameter(in: batch.text, dialect: dialect) {
             problems.append(
                 (
                     batch.line + parameter.line,

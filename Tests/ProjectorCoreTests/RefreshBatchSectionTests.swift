@@ -45,6 +45,29 @@ import Testing
         #expect(try parse(Self.refresh + "\n" + Self.keys).batchRefresh == nil)
     }
 
+    /// On PostgreSQL, `batch_keys.key` is text and is cast where it meets a number: `key::bigint`
+    /// is a cast, not a parameter, while a parameter is still refused.
+    @Test func aPostgresCastOfTheKeyIsNoParameter() throws {
+        let job = try parse(
+            "-- dialect: postgres\n" + Self.refresh + """
+
+                -- @refresh_batch
+                DELETE FROM v WHERE id IN (SELECT key::bigint FROM batch_keys);
+                INSERT INTO v SELECT id, n FROM w WHERE id IN (SELECT key :: bigint FROM batch_keys);
+
+                """ + Self.keys)
+        #expect(job.batchRefresh != nil)
+        let refused = errors(
+            "-- dialect: postgres\n" + Self.refresh + """
+
+                -- @refresh_batch
+                DELETE FROM v WHERE id IN (SELECT key::bigint FROM batch_keys) OR id = :key;
+
+                """ + Self.keys)
+        #expect(refused.count == 1)
+        #expect(refused.first?.contains("takes no parameter (':key')") == true, "\(refused)")
+    }
+
     /// Both forms must leave the same rows, so the batch form changes how fast a job runs, not
     /// what its read model holds: adding or editing it asks for no rebuild.
     @Test func theFingerprintLeavesTheSectionOut() throws {
