@@ -68,13 +68,13 @@ let package = Package(
         ),
         .target(
             name: "QaHubDemo",
-            dependencies: ["ProjectorCore", "Journal", "SQLiteStore", "Webhooks"],
+            dependencies: ["ProjectorCore", "Journal", "SQLiteStore", "PostgresClient", "Webhooks"],
             swiftSettings: upcoming
         ),
         .executableTarget(
             name: "projector",
             dependencies: [
-                "ProjectorCore", "Journal", "SQLiteStore", "Runner", "QaHubDemo", "Webhooks",
+                "ProjectorCore", "Journal", "SQLiteStore", "Runner", "QaHubDemo", "Webhooks", "PostgresClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
