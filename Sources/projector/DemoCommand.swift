@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Journal
 import Logging
+import PostgresClient
 import ProjectorCore
 import QaHubDemo
 import Runner
@@ -14,15 +15,26 @@ struct DemoCommand: ParsableCommand {
         discussion: """
             Creates a QaHub write model and a segmented journal in --dir, appends thousands of events \
             (creates, updates, deletes, results) the way the API would, runs the jobs twice (a backlog, \
-            then an incremental run), checks every read model against a full recompute, and prints samples.
+            then an incremental run), checks every read model against a full recompute, and prints samples. \
+            With --postgres, the read models and a copy of the write model (schema app) live on a throwaway \
+            PostgreSQL server the demo starts with scripts/postgres-cluster and removes at the end, and the \
+            jobs are those of jobs/postgres.
             """
     )
 
     @Option(help: "Where to create the demo's files (emptied first).")
     var dir = "demo-output"
 
-    @Option(name: .customLong("jobs-dir"), help: "The jobs to run.")
-    var jobsDirectory = "jobs"
+    @Option(name: .customLong("jobs-dir"), help: "The jobs to run (default: jobs, or jobs/postgres with --postgres).")
+    var jobsDirectory: String?
+
+    @Flag(help: "Run on a throwaway PostgreSQL server instead of SQLite.")
+    var postgres = false
+
+    @Option(
+        name: .customLong("cluster-script"),
+        help: "With --postgres: the script that starts and stops the throwaway server.")
+    var clusterScript = "scripts/postgres-cluster"
 
     @Option(help: "How many events the simulated API appends.")
     var events = 20_000
@@ -40,6 +52,7 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let logger = LogSetup.logger(level: logLevel)
         let started = Date()
+        let jobsDirectory = self.jobsDirectory ?? (postgres ? "jobs/postgres" : "jobs")
         guard FileManager.default.fileExists(atPath: jobsDirectory) else {
             throw RunError.missingPath(
                 what: "the jobs directory (run the demo from the repository)", path: jobsDirectory)
@@ -50,6 +63,11 @@ struct DemoCommand: ParsableCommand {
         let journalPath = dir + "/journal"
         let appender = try JournalWriter(path: journalPath, directory: true, segmentBytes: 4 << 20)
         let simulator = try QaHubSimulator(writeModelPath: writeModel, journal: appender, seed: seed)
+        let cluster = try postgres ? DemoPostgresCluster(script: clusterScript) : nil
+        defer { cluster?.stop() }
+        if let cluster {
+            print("== 0. A throwaway PostgreSQL server on 127.0.0.1:\(cluster.port) (in \(cluster.directory)/)")
+        }
 
         print("== 1. The QaHub API writes its database and appends events to \(journalPath)/")
         try simulator.bootstrap(projects: 12)
@@ -68,11 +86,22 @@ struct DemoCommand: ParsableCommand {
         defer { receiver.stop() }
         var options = RunOptions(
             databasePath: dir + "/readmodels.db", journalPath: journalPath, jobsDirectory: jobsDirectory)
-        options.attachments = [Attachment(name: "app", path: writeModel)]
+        if let cluster {
+            options.databasePath = cluster.conninfo()
+        } else {
+            options.attachments = [Attachment(name: "app", path: writeModel)]
+        }
         options.exitCode = { ExitStatus.code(for: $0) }
         options.endpoints = [
             WebhookEndpoint(name: "qa-dashboard", url: receiver.url, secrets: secrets, allowHTTP: true)
         ]
+
+        if let cluster {
+            let copied = try PostgresWriteModel.load(from: writeModel, into: connect(cluster.conninfo()))
+            print(
+                "   the write model copied into PostgreSQL's schema app: \(Output.count(copied.values.reduce(0, +))) rows"
+            )
+        }
 
         print("\n== 2. projector run: the backlog")
         let first = try runOnce(options, logger)
@@ -80,6 +109,7 @@ struct DemoCommand: ParsableCommand {
 
         print("\n== 3. The API keeps writing; projector run again: only the new events")
         try simulator.simulate(events: events / 5)
+        if let cluster { try PostgresWriteModel.load(from: writeModel, into: connect(cluster.conninfo())) }
         let second = try runOnce(options, logger)
         print(indent(Summary.text(second)))
 
@@ -87,15 +117,30 @@ struct DemoCommand: ParsableCommand {
         var fresh = options
         fresh.databasePath = dir + "/recompute.db"
         fresh.endpoints = []
-        _ = try runOnce(fresh, logger)
-        let differences = try ReadModelComparison.compare(
-            options.databasePath, fresh.databasePath,
-            tables: ["test_runs_view", "bug_budget_view", "project_daily_quality"]
-        )
+        let tables = ["test_runs_view", "bug_budget_view", "project_daily_quality"]
+        let differences: [ReadModelComparison.Difference]
+        if let cluster {
+            try connect(cluster.conninfo()).execute("CREATE DATABASE recompute")
+            fresh.databasePath = cluster.conninfo(database: "recompute")
+            let recompute = try connect(fresh.databasePath)
+            try PostgresWriteModel.load(from: writeModel, into: recompute)
+            _ = try runOnce(fresh, logger)
+            differences = try PostgresReadModels.compare(connect(options.databasePath), recompute, tables: tables)
+        } else {
+            _ = try runOnce(fresh, logger)
+            differences = try ReadModelComparison.compare(options.databasePath, fresh.databasePath, tables: tables)
+        }
         for difference in differences { print("   " + difference.description) }
 
         print("\n== 5. Read model samples")
-        let samples = try ReadModelSamples(databasePath: options.databasePath, writeModelPath: writeModel)
+        let samples: (String) throws -> [[String]]
+        if cluster != nil {
+            let connection = try connect(options.databasePath)
+            samples = { try PostgresReadModels.rows(connection, $0) }
+        } else {
+            let database = try ReadModelSamples(databasePath: options.databasePath, writeModelPath: writeModel)
+            samples = { try database.rows($0) }
+        }
         print("   test_runs_view — most failed results:")
         print(
             indent(
@@ -131,20 +176,41 @@ struct DemoCommand: ParsableCommand {
         }
         let allVerified = !received.isEmpty && received.allSatisfy { $0.verified == true }
 
-        print("\n== 7. projector status")
-        let status = try StatusReport.load(options: options)
-        for job in status.jobs {
+        let allEqual = differences.allSatisfy(\.isEqual) && allVerified
+        let elapsed = Output.seconds(Date().timeIntervalSince(started))
+        let verdict = allEqual ? "read models and webhook signatures verified" : "VERIFICATION FAILED"
+        if cluster != nil {
+            print("\n== 7. projector's own tables (schema projector)")
+            let connection = try connect(options.databasePath)
+            for row in try PostgresReadModels.rows(
+                connection,
+                """
+                SELECT c.job, c.position, c.events_applied,
+                    (SELECT count(*) FROM projector.failures f WHERE f.job = c.job) AS open_failures
+                FROM projector.checkpoints c ORDER BY c.job
+                """
+            ).dropFirst() {
+                print("   \(row[0]): position \(row[1]), events applied \(row[2]), open failures \(row[3])")
+            }
+            let rejects = try PostgresReadModels.rows(connection, "SELECT count(*) FROM projector.rejects")
+            print("   rejected lines: \(rejects.last?.first ?? "?")")
             print(
-                "   \(job.name): position \(job.position ?? 0), lag \(job.lagEvents) events, rejects \(job.rejects), open failures \(job.failures.open)"
+                "\ndemo finished in \(elapsed): \(verdict). Files are in \(dir)/; the PostgreSQL server is stopped and removed."
+            )
+        } else {
+            print("\n== 7. projector status")
+            let status = try StatusReport.load(options: options)
+            for job in status.jobs {
+                print(
+                    "   \(job.name): position \(job.position ?? 0), lag \(job.lagEvents) events, rejects \(job.rejects), open failures \(job.failures.open)"
+                )
+            }
+            print("   rejected lines: \(status.rejects) (per job in projector status)")
+            print(
+                "\ndemo finished in \(elapsed): \(verdict)"
+                    + ". Files are in \(dir)/; try: projector status --database \(dir)/readmodels.db --journal \(journalPath) --attach app=\(writeModel)"
             )
         }
-        print("   rejected lines: \(status.rejects) (per job in projector status)")
-        let allEqual = differences.allSatisfy(\.isEqual) && allVerified
-        print(
-            "\ndemo finished in \(Output.seconds(Date().timeIntervalSince(started))): "
-                + (allEqual ? "read models and webhook signatures verified" : "VERIFICATION FAILED")
-                + ". Files are in \(dir)/; try: projector status --database \(dir)/readmodels.db --journal \(journalPath) --attach app=\(writeModel)"
-        )
         if !allEqual { throw ExitCode(ExitStatus.unexpected) }
     }
 
@@ -157,7 +223,11 @@ struct DemoCommand: ParsableCommand {
         return text.split(separator: "\n", omittingEmptySubsequences: false).map { pad + $0 }.joined(separator: "\n")
     }
 
-    func table(_ samples: ReadModelSamples, _ sql: String) throws -> String {
-        Output.table(try samples.rows(sql))
+    func table(_ samples: (String) throws -> [[String]], _ sql: String) throws -> String {
+        Output.table(try samples(sql))
+    }
+
+    func connect(_ conninfo: String) throws -> PGConnection {
+        try PGConnection(conninfo: conninfo)
     }
 }

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Runner
+
+/// The throwaway PostgreSQL server of `projector demo --postgres`: `scripts/postgres-cluster start`
+/// in a new directory under /tmp (initdb as a non-root user, loopback only, a free port, its socket
+/// in that directory), stopped and removed by `stop()`.
+final class DemoPostgresCluster {
+    let script: String
+    let directory: String
+    let port: String
+
+    /// Starts a cluster with `script` (the repository's `scripts/postgres-cluster`).
+    init(script: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: script) else {
+            throw RunError.missingPath(
+                what: "the script that starts a throwaway PostgreSQL server (run the demo from the repository)",
+                path: script)
+        }
+        self.script = script
+        // Under /tmp: the server's user must reach it, and a unix socket's path must stay short.
+        directory = "/tmp/projector-demo-postgres-" + UUID().uuidString.prefix(8).lowercased()
+        let started = try Self.runScript(script, ["start", directory])
+        guard started.status == 0 else {
+            _ = try? Self.runScript(script, ["stop", directory])
+            let reason = started.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            // 69: no PostgreSQL server installed (scripts/setup installs one).
+            if started.status == 69 { throw RunError.configuration(reason) }
+            FileHandle.standardError.write(
+                Data(
+                    "projector: the throwaway PostgreSQL server did not start (\(script) exited with \(started.status)): \(reason)\n"
+                        .utf8))
+            throw ExitCode(ExitStatus.unexpected)
+        }
+        let portLine = started.stdout.split(separator: "\n").first { $0.hasPrefix("PGPORT=") }
+        port = String(portLine?.dropFirst("PGPORT=".count) ?? "")
+    }
+
+    /// A connection string for `database` on this server as the role `projector`, independent of
+    /// the environment's PG* settings (its password is in the cluster's password file).
+    func conninfo(database: String = "projector") -> String {
+        "host=127.0.0.1 port=\(port) user=projector dbname=\(database) passfile=\(directory)/pgpass"
+    }
+
+    /// Stops the server and removes its directory.
+    func stop() {
+        _ = try? Self.runScript(script, ["stop", directory])
+    }
+
+    static func runScript(_ script: String, _ arguments: [String]) throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: script)
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // The script's output is a few lines: reading one pipe to its end cannot block the other.
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        let complained = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, String(decoding: printed, as: UTF8.self),
+            String(decoding: complained, as: UTF8.self)
+        )
+    }
+}
