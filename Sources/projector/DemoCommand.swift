@@ -179,33 +179,19 @@ struct DemoCommand: ParsableCommand {
         let allEqual = differences.allSatisfy(\.isEqual) && allVerified
         let elapsed = Output.seconds(Date().timeIntervalSince(started))
         let verdict = allEqual ? "read models and webhook signatures verified" : "VERIFICATION FAILED"
+        print("\n== 7. projector status")
+        let status = try StatusReport.load(options: options)
+        for job in status.jobs {
+            print(
+                "   \(job.name): position \(job.position ?? 0), lag \(job.lagEvents) events, rejects \(job.rejects), open failures \(job.failures.open)"
+            )
+        }
+        print("   rejected lines: \(status.rejects) (per job in projector status)")
         if cluster != nil {
-            print("\n== 7. projector's own tables (schema projector)")
-            let connection = try connect(options.databasePath)
-            for row in try PostgresReadModels.rows(
-                connection,
-                """
-                SELECT c.job, c.position, c.events_applied,
-                    (SELECT count(*) FROM projector.failures f WHERE f.job = c.job) AS open_failures
-                FROM projector.checkpoints c ORDER BY c.job
-                """
-            ).dropFirst() {
-                print("   \(row[0]): position \(row[1]), events applied \(row[2]), open failures \(row[3])")
-            }
-            let rejects = try PostgresReadModels.rows(connection, "SELECT count(*) FROM projector.rejects")
-            print("   rejected lines: \(rejects.last?.first ?? "?")")
             print(
                 "\ndemo finished in \(elapsed): \(verdict). Files are in \(dir)/; the PostgreSQL server is stopped and removed."
             )
         } else {
-            print("\n== 7. projector status")
-            let status = try StatusReport.load(options: options)
-            for job in status.jobs {
-                print(
-                    "   \(job.name): position \(job.position ?? 0), lag \(job.lagEvents) events, rejects \(job.rejects), open failures \(job.failures.open)"
-                )
-            }
-            print("   rejected lines: \(status.rejects) (per job in projector status)")
             print(
                 "\ndemo finished in \(elapsed): \(verdict)"
                     + ". Files are in \(dir)/; try: projector status --database \(dir)/readmodels.db --journal \(journalPath) --attach app=\(writeModel)"

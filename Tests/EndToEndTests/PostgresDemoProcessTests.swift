@@ -24,6 +24,7 @@ import Testing
         #expect(demo.stdout.contains("read models and webhook signatures verified"), "\(demo.stdout)")
         #expect(demo.stdout.contains("test_runs_view: "), "\(demo.stdout)")
         #expect(!demo.stdout.contains("INVALID"))
+        #expect(demo.stdout.contains("rejected lines: 2"), "\(demo.stdout)")
         let cluster = try #require(Self.clusterDirectory(demo.stdout), "\(demo.stdout)")
         #expect(!FileManager.default.fileExists(atPath: cluster), "the demo's server was left in \(cluster)")
     }

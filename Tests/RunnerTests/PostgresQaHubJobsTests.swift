@@ -143,3 +143,26 @@ import Testing
                 .first?.int(0) == (try source.rows("SELECT count(*) FROM test_cases")[0][0].int))
     }
 }
+
+/// The shipped jobs' two directories: `jobs/` (SQLite) holds `jobs/postgres/`, and each loads only its own files.
+@Suite struct ShippedJobDirectoriesTests {
+    @Test func eachDirectoryLoadsTheSameThreeJobsInItsOwnDialect() throws {
+        let root = ChildProcess.repositoryRoot()
+        let sqlite = try JobLoader.load(directory: root + "/jobs")
+        let postgres = try JobLoader.load(directory: root + "/jobs/postgres")
+        let names = ["bug_budget_view", "project_daily_quality", "test_runs_view"]
+        #expect(sqlite.jobs.map(\.name).sorted() == names)
+        #expect(postgres.jobs.map(\.name).sorted() == names)
+        #expect(sqlite.jobs.allSatisfy { $0.dialect == .sqlite })
+        #expect(postgres.jobs.allSatisfy { $0.dialect == .postgres })
+        for name in names {
+            let (lite, pg) = (try #require(sqlite[name]), try #require(postgres[name]))
+            #expect(lite.mode == pg.mode, "\(name)")
+            #expect((lite.batchRefresh == nil) == (pg.batchRefresh == nil), "\(name)")
+            #expect(
+                lite.subscriptions.map { "\($0.patterns) \($0.key)" }
+                    == pg.subscriptions.map { "\($0.patterns) \($0.key)" },
+                "\(name)")
+        }
+    }
+}
