@@ -51,6 +51,9 @@ enum Stores {
     static func administered(path: String) throws(RunError) -> any OperatorStore {
         let store = try open(path: path)
         do throws(StoreError) {
+            // On PostgreSQL, `CREATE INDEX IF NOT EXISTS` waits for a run's open batch (and holds
+            // up its next writes): a command beside a run creates nothing that is there already.
+            if let postgres = store as? PGStore, try postgres.hasRunnerTables() { return store }
             try store.transaction { () throws(StoreError) in try store.createSchema() }
         } catch {
             throw .from(error)

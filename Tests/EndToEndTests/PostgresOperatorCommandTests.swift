@@ -165,6 +165,25 @@ import Webhooks
         try s.expectNoPassword()
     }
 
+    @Test func failuresCommandsDoNotWaitForARunsOpenBatch() throws {
+        let s = try Setup()
+        #expect(try s.runWithAParkedKey().status == 65)
+        // A run's batch in progress: its transaction has written to the outbox and not committed.
+        let run = try s.database.connect()
+        try run.execute(
+            """
+            BEGIN;
+            INSERT INTO projector.webhook_outbox(message_id, endpoint, job, body, state, created_at, next_attempt_at)
+            VALUES('m', 'down', 'log', '\\x00', 'pending', 1, 1)
+            """)
+        defer { try? run.execute("ROLLBACK") }
+        let timeout = ["PGOPTIONS": "-c lock_timeout=3s"]
+        for command in [["failures", "list"], ["failures", "retry", "--all"], ["failures", "discard", "--all-dead"]] {
+            let outcome = try s.workspace.projector(command, environment: timeout)
+            #expect(outcome.status == 0, "\(command): \(outcome.stderr)")
+        }
+    }
+
     @Test func webhooksListAndRetry() throws {
         let s = try Setup()
         #expect(try s.runWithAParkedKey().status == 65)
