@@ -135,8 +135,10 @@ extension PGConnection {
 
     /// The error for a pipeline whose answers stopped coming.
     private func lost(_ connection: OpaquePointer, index: Int?, sql: String?) -> PGError {
+        // Only called when the connection is gone (no answer, or the server's FATAL): whatever
+        // libpq's message, that is what happened.
         var error = connectionError(sql: sql)
-        if PQstatus(connection) == CONNECTION_BAD { error.kind = .connectionLost }
+        error.kind = .connectionLost
         error.statementIndex = index
         return error
     }

@@ -126,6 +126,11 @@ public final class PGConnection {
 
     func open() throws(PGError) -> OpaquePointer {
         guard let handle else { throw PGError(kind: .connectionLost, message: "the connection is closed") }
+        // A connection lost in the middle of something (a pipeline's answers) stays lost: say so,
+        // rather than whatever state it was left in ("not allowed in pipeline mode").
+        if PQstatus(handle) == CONNECTION_BAD {
+            throw PGError(kind: .connectionLost, message: "the connection to the server was lost")
+        }
         return handle
     }
 
@@ -163,6 +168,7 @@ public final class PGConnection {
         let message = field("M") ?? Self.oneLine(String(cString: PQresultErrorMessage(result)))
         var kind = sqlState.map(PGError.kind(sqlState:)) ?? .other
         if let handle, PQstatus(handle) == CONNECTION_BAD { kind = .connectionLost }
+        if sqlState == nil, Self.saysConnectionLost(message) { kind = .connectionLost }
         return PGError(
             kind: kind, sqlState: sqlState, message: message, detail: field("D"), hint: field("H"),
             position: field("P").flatMap { Int($0) }, sql: sql)
@@ -172,8 +178,19 @@ public final class PGConnection {
     func connectionError(sql: String?) -> PGError {
         guard let handle else { return PGError(kind: .connectionLost, message: "the connection is closed") }
         let message = Self.oneLine(String(cString: PQerrorMessage(handle)))
-        let kind: PGError.Kind = PQstatus(handle) == CONNECTION_BAD ? .connectionLost : .other
+        let kind: PGError.Kind =
+            PQstatus(handle) == CONNECTION_BAD || Self.saysConnectionLost(message) ? .connectionLost : .other
         return PGError(kind: kind, message: message.isEmpty ? "no result from the server" : message, sql: sql)
+    }
+
+    /// libpq's own words for a connection that went away (it reports them without an SQLSTATE, and
+    /// may not have marked the connection bad yet when the error arrives).
+    static func saysConnectionLost(_ message: String) -> Bool {
+        [
+            "server closed the connection unexpectedly", "no connection to the server",
+            "could not receive data from server", "could not send data to server", "connection to server was lost",
+            "SSL SYSCALL error: EOF detected",
+        ].contains { message.contains($0) }
     }
 
     static func oneLine(_ text: String) -> String {

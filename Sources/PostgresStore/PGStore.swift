@@ -157,7 +157,18 @@ public final class PGStore: ProjectionStore {
             try execute("RELEASE SAVEPOINT projector_key")
             return value
         } catch {
+            try rollBackSavepoint(after: error)
+            throw error
+        }
+    }
+
+    /// Rolls back to the savepoint after `error`. When that fails too (the connection is gone),
+    /// the batch cannot go on: the failure that says why is thrown, never as the key's own.
+    func rollBackSavepoint(after error: StoreError) throws(StoreError) {
+        guard error.kind != .unavailable else { throw error }
+        do throws(StoreError) {
             try execute("ROLLBACK TO SAVEPOINT projector_key; RELEASE SAVEPOINT projector_key")
+        } catch {
             throw error
         }
     }
@@ -178,9 +189,7 @@ public final class PGStore: ProjectionStore {
         } catch {
             let opened = queueOpened
             queue = nil
-            if opened {
-                try execute("ROLLBACK TO SAVEPOINT projector_key; RELEASE SAVEPOINT projector_key")
-            }
+            if opened { try rollBackSavepoint(after: error) }
             throw error
         }
     }
