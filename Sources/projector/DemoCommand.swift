@@ -65,6 +65,8 @@ struct DemoCommand: ParsableCommand {
         let simulator = try QaHubSimulator(writeModelPath: writeModel, journal: appender, seed: seed)
         let cluster = try postgres ? DemoPostgresCluster(script: clusterScript) : nil
         defer { cluster?.stop() }
+        let signalSources = cluster?.stopOnSignals() ?? []
+        defer { signalSources.forEach { $0.cancel() } }
         if let cluster {
             print("== 0. A throwaway PostgreSQL server on 127.0.0.1:\(cluster.port) (in \(cluster.directory)/)")
         }

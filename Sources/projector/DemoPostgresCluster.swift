@@ -5,7 +5,7 @@ import Runner
 /// The throwaway PostgreSQL server of `projector demo --postgres`: `scripts/postgres-cluster start`
 /// in a new directory under /tmp (initdb as a non-root user, loopback only, a free port, its socket
 /// in that directory), stopped and removed by `stop()`.
-final class DemoPostgresCluster {
+final class DemoPostgresCluster: Sendable {
     let script: String
     let directory: String
     let port: String
@@ -40,6 +40,28 @@ final class DemoPostgresCluster {
     /// the environment's PG* settings (its password is in the cluster's password file).
     func conninfo(database: String = "projector") -> String {
         "host=127.0.0.1 port=\(port) user=projector dbname=\(database) passfile=\(directory)/pgpass"
+    }
+
+    /// Until the sources are cancelled, SIGINT and SIGTERM stop the server and end the process
+    /// (128 + the signal's number): the demo's work is synchronous and has nothing to finish, and
+    /// the server must not outlive it.
+    func stopOnSignals() -> [any DispatchSourceSignal] {
+        // A parent may have started us with these signals blocked (posix_spawn keeps the mask).
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        return [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [self] in
+                stop()
+                exit(128 + number)
+            }
+            source.resume()
+            return source
+        }
     }
 
     /// Stops the server and removes its directory.

@@ -3,7 +3,8 @@ import TestSupport
 import Testing
 
 /// `projector demo --postgres`: the demo on a throwaway PostgreSQL server of its own, removed at the end.
-@Suite(.postgresServer) struct PostgresDemoProcessTests {
+// Serialized: a test below finds the server its demo started by the directories that appear.
+@Suite(.postgresServer, .serialized) struct PostgresDemoProcessTests {
     static let root = ChildProcess.repositoryRoot()
 
     /// The cluster directory the demo announced on its "== 0." line.
@@ -40,6 +41,33 @@ import Testing
         #expect(demo.stderr.contains("dialect"), "\(demo.stderr)")
         let cluster = try #require(Self.clusterDirectory(demo.stdout), "\(demo.stdout)")
         #expect(!FileManager.default.fileExists(atPath: cluster), "the demo's server was left in \(cluster)")
+    }
+
+    /// The demo servers' directories now under /tmp.
+    static func clusterDirectories() -> Set<String> {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        return Set(names.filter { $0.hasPrefix("projector-demo-postgres-") }.map { "/tmp/" + $0 })
+    }
+
+    @Test func aSignalEndsTheDemoAndRemovesItsServer() throws {
+        let before = Self.clusterDirectories()
+        let dir = TemporaryDirectory("projector-demo-pg-signal")
+        let demo = try ChildProcess([
+            "demo", "--postgres", "--dir", dir.file("out"), "--events", "50000", "--jobs-dir",
+            Self.root + "/jobs/postgres", "--cluster-script", Self.root + "/scripts/postgres-cluster",
+        ])
+        var cluster: String?
+        for _ in 0..<600 where cluster == nil {
+            cluster = Self.clusterDirectories().subtracting(before).first {
+                FileManager.default.fileExists(atPath: $0 + "/cluster.env")
+            }
+            if cluster == nil { usleep(100_000) }
+        }
+        kill(demo.pid, SIGTERM)
+        let outcome = demo.wait()
+        let started = try #require(cluster, "the demo's server never started: \(outcome.stderr)")
+        #expect(outcome.status == 128 + SIGTERM && !outcome.signaled, "\(outcome.stdout)\n\(outcome.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: started), "the demo's server was left in \(started)")
     }
 
     @Test func withoutTheClusterScriptTheDemoSaysWhereItLooked() throws {
