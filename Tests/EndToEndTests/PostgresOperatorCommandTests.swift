@@ -285,6 +285,18 @@ import Webhooks
         try s.expectNoPassword()
     }
 
+    @Test func anUnreachableServerIs75ForTheOperatorCommandsAsForARun() throws {
+        let w = try Workspace(label: "projector-pg-op", jobs: ["counter": Self.counterJob])
+        let closed = try ClosedPort()
+        let database = "host=127.0.0.1 port=\(closed.port) dbname=projector"
+        for command in [["status"], ["failures", "list"], ["webhooks", "list"], ["run"]] {
+            let outcome = try ChildProcess.run(
+                command + ["--database", database, "--journal", w.journalPath, "--jobs-dir", w.jobsDirectory])
+            #expect(outcome.status == 75, "\(command): \(outcome.stderr)")
+            #expect(outcome.stderr.contains("port=\(closed.port)"), "\(command): \(outcome.stderr)")
+        }
+    }
+
     @Test func aPasswordInTheURLIsRefusedByEveryOperatorCommandAndNeverPrinted() throws {
         let w = try Workspace(label: "projector-pg-op", jobs: ["counter": Self.counterJob])
         let url = "postgres://projector:hunter2-secret@127.0.0.1/projector"
