@@ -67,6 +67,7 @@ struct DemoCommand: ParsableCommand {
         defer { cluster?.stop() }
         let signalSources = cluster?.stopOnSignals() ?? []
         defer { signalSources.forEach { $0.cancel() } }
+        try cluster?.start()
         if let cluster {
             print("== 0. A throwaway PostgreSQL server on 127.0.0.1:\(cluster.port) (in \(cluster.directory)/)")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Runner
+import Synchronization
 
 /// The throwaway PostgreSQL server of `projector demo --postgres`: `scripts/postgres-cluster start`
 /// in a new directory under /tmp (initdb as a non-root user, loopback only, a free port, its socket
@@ -8,9 +9,12 @@ import Runner
 final class DemoPostgresCluster: Sendable {
     let script: String
     let directory: String
-    let port: String
+    let startedPort = Mutex<String?>(nil)
+    /// Signalled once `start()` has returned: a signal's stop waits for it, or the server a start
+    /// still in progress brings up would outlive the process.
+    let startFinished = DispatchSemaphore(value: 0)
 
-    /// Starts a cluster with `script` (the repository's `scripts/postgres-cluster`).
+    /// A cluster that `start()` brings up with `script` (the repository's `scripts/postgres-cluster`).
     init(script: String) throws {
         guard FileManager.default.isExecutableFile(atPath: script) else {
             throw RunError.missingPath(
@@ -20,6 +24,11 @@ final class DemoPostgresCluster: Sendable {
         self.script = script
         // Under /tmp: the server's user must reach it, and a unix socket's path must stay short.
         directory = "/tmp/projector-demo-postgres-" + UUID().uuidString.prefix(8).lowercased()
+    }
+
+    /// Starts the server; on failure, removes what the script left and throws.
+    func start() throws {
+        defer { startFinished.signal() }
         let started = try Self.runScript(script, ["start", directory])
         guard started.status == 0 else {
             _ = try? Self.runScript(script, ["stop", directory])
@@ -33,8 +42,11 @@ final class DemoPostgresCluster: Sendable {
             throw ExitCode(ExitStatus.unexpected)
         }
         let portLine = started.stdout.split(separator: "\n").first { $0.hasPrefix("PGPORT=") }
-        port = String(portLine?.dropFirst("PGPORT=".count) ?? "")
+        startedPort.withLock { $0 = String(portLine?.dropFirst("PGPORT=".count) ?? "") }
     }
+
+    /// The server's port, once started.
+    var port: String { startedPort.withLock { $0 ?? "" } }
 
     /// A connection string for `database` on this server as the role `projector`, independent of
     /// the environment's PG* settings (its password is in the cluster's password file).
@@ -42,9 +54,10 @@ final class DemoPostgresCluster: Sendable {
         "host=127.0.0.1 port=\(port) user=projector dbname=\(database) passfile=\(directory)/pgpass"
     }
 
-    /// Until the sources are cancelled, SIGINT and SIGTERM stop the server and end the process
-    /// (128 + the signal's number): the demo's work is synchronous and has nothing to finish, and
-    /// the server must not outlive it.
+    /// Until the sources are cancelled, SIGINT and SIGTERM stop the server (once a start in
+    /// progress has returned) and end the process (128 + the signal's number): the demo's work is
+    /// synchronous and has nothing to finish, and the server must not outlive it. Call it before
+    /// `start()`.
     func stopOnSignals() -> [any DispatchSourceSignal] {
         // A parent may have started us with these signals blocked (posix_spawn keeps the mask).
         var set = sigset_t()
@@ -56,6 +69,7 @@ final class DemoPostgresCluster: Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler { [self] in
+                startFinished.wait()
                 stop()
                 exit(128 + number)
             }
@@ -64,7 +78,7 @@ final class DemoPostgresCluster: Sendable {
         }
     }
 
-    /// Stops the server and removes its directory.
+    /// Stops the server and removes its directory (nothing when it was never started).
     func stop() {
         _ = try? Self.runScript(script, ["stop", directory])
     }
