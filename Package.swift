@@ -89,7 +89,8 @@ let package = Package(
         .executableTarget(
             name: "projector-bench",
             dependencies: [
-                "ProjectorCore", "Journal", "QaHubDemo", "Runner", "SQLiteStore", "Webhooks",
+                "ProjectorCore", "Journal", "QaHubDemo", "Runner", "SQLiteStore", "PostgresClient", "PostgresStore",
+                "Webhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming

@@ -25,8 +25,12 @@ public final class PGStore: ProjectionStore {
     }
 
     /// How many statements a pipelined savepoint sends at most in one round trip (bounding what
-    /// waits in memory; an apply job's 20,000-event batch is 20 round trips, not 20,000).
-    static let pipelineDepth = 1000
+    /// waits in memory; an apply job's 20,000-event batch is 20 round trips, not 20,000). 1 sends
+    /// every statement on its own.
+    public var pipelineDepth = 1000
+
+    /// Round trips to the server so far, on the store's connection.
+    public var roundTrips: Int? { connection.roundTrips }
 
     public static let schemaVersion = 1
 
@@ -91,7 +95,7 @@ public final class PGStore: ProjectionStore {
     func send(_ statement: Queued) throws(StoreError) {
         if queue != nil {
             queue?.append(statement)
-            if (queue?.count ?? 0) >= Self.pipelineDepth { try flushQueue() }
+            if (queue?.count ?? 0) >= pipelineDepth { try flushQueue() }
             return
         }
         try pg { () throws(PGError) in
@@ -127,7 +131,7 @@ public final class PGStore: ProjectionStore {
     }
 
     /// Runs libpq calls, reporting their failure as the store's.
-    @inline(__always)
+    @inline(__always) @discardableResult
     func pg<T>(_ body: () throws(PGError) -> T) throws(StoreError) -> T {
         do throws(PGError) {
             return try body()
@@ -178,7 +182,7 @@ public final class PGStore: ProjectionStore {
     /// few round trips instead of one per statement. A failing statement fails the whole savepoint
     /// (rolled back), which the runner then redoes key by key in plain savepoints.
     public func pipelinedSavepoint<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        guard queue == nil else { return try savepoint(body) }
+        guard queue == nil, pipelineDepth > 1 else { return try savepoint(body) }
         queue = []
         queueOpened = false
         do throws(StoreError) {

@@ -25,6 +25,9 @@ extension ProjectorConfiguration {
         if let days = retentionDays, !(days.isFinite && days > 0) {
             problems.append("retentionDays: must be a positive number of days (got \(days))")
         }
+        if let depth = postgresPipelineDepth, depth < 1 {
+            problems.append("postgresPipelineDepth: must be a number of statements, 1 or more (got \(depth))")
+        }
         for (name, endpoint) in (webhooks ?? [:]).sorted(by: { $0.key < $1.key }) {
             problems += endpoint.unknownKeys
             problems += endpoint.problems().map { "webhooks.\(name)\($0)" }

@@ -32,6 +32,9 @@ public struct ProjectorConfiguration: Decodable, Sendable {
     public var duplicateWindowEvents: Int?
     /// How many days runs and delivered notifications are kept (30 when absent).
     public var retentionDays: Double?
+    /// On PostgreSQL, how many statements an optimistic batch sends per round trip (1000 when
+    /// absent; 1 sends each statement on its own, as without pipelining).
+    public var postgresPipelineDepth: Int?
     /// The directory relative paths in the file resolve against ("" for the working directory).
     public var directory = ""
     /// Keys of the file's top-level object that mean nothing here.
@@ -76,7 +79,7 @@ public struct ProjectorConfiguration: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case database, journal, jobsDir, attach, webhooks, webhookBudgetSeconds, duplicateWindowHours,
-            duplicateWindowEvents, retentionDays
+            duplicateWindowEvents, retentionDays, postgresPipelineDepth
     }
 
     public init() {}
@@ -93,6 +96,7 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         duplicateWindowHours = try c.decodeIfPresent(Double.self, forKey: .duplicateWindowHours)
         duplicateWindowEvents = try c.decodeIfPresent(Int.self, forKey: .duplicateWindowEvents)
         retentionDays = try c.decodeIfPresent(Double.self, forKey: .retentionDays)
+        postgresPipelineDepth = try c.decodeIfPresent(Int.self, forKey: .postgresPipelineDepth)
     }
 
     /// Reads and checks a configuration file; errors name the file and the line and column or the

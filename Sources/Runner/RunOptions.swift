@@ -54,6 +54,9 @@ public struct RunOptions: Sendable {
     public var lockHeld = false
     /// How long runs and delivered notifications are kept (configuration `retentionDays`).
     public var retentionDays = 30.0
+    /// On PostgreSQL, statements per round trip in an optimistic batch (configuration
+    /// `postgresPipelineDepth`; 1: each on its own).
+    public var postgresPipelineDepth = 1000
     /// The most rows of each kind (runs, delivered notifications, rejects) one run prunes.
     public var pruneLimit = 1_000
     /// Set by `--watch`: a run that finds nothing to do shares one "idle" row with the idle runs

@@ -26,6 +26,8 @@ public struct RunReport: Codable, Sendable {
     public var timings = RunTimings()
     /// The process's peak resident memory, in bytes, when the run ended.
     public var peakMemoryBytes: Int = 0
+    /// Round trips to the database server (PostgreSQL), nil on SQLite.
+    public var databaseRoundTrips: Int?
 
     /// What the run came to, for the exit code (the executable maps it, SPEC §6).
     public var outcome: Outcome {

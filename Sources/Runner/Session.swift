@@ -112,6 +112,7 @@ final class Session {
         report.fromPosition = jobs.map(\.report.fromPosition).min() ?? 0
         report.duration = Monotonic.now() - started
         report.peakMemoryBytes = PeakMemory.bytes()
+        report.databaseRoundTrips = store.roundTrips
         return report
     }
 

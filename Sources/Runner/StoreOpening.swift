@@ -55,7 +55,9 @@ enum StoreOpening {
     /// the same database (its own schema), or reached through the user's search path.
     static func openPostgres(_ conninfo: String, options: RunOptions) throws(RunError) -> any ProjectionStore {
         try checkPostgres(conninfo, options: options)
-        return try postgresStore(conninfo)
+        let store = try postgresStore(conninfo)
+        store.pipelineDepth = options.postgresPipelineDepth
+        return store
     }
 
     /// A store on a new connection to `conninfo`, which must not carry a password.

@@ -16,6 +16,8 @@ public final class RunnerStore: OperatorStore {
 
     public var dialect: SQLDialect { .sqlite }
 
+    public var roundTrips: Int? { nil }
+
     /// Creates the tables on first use; idempotent.
     public func createSchema() throws(StoreError) {
         try sqlite { () throws(SQLiteError) in

@@ -120,6 +120,7 @@ struct StoreOptions: ParsableArguments {
         if let budget = file.webhookBudgetSeconds { options.webhookBudget = budget }
         options.duplicateWindow = file.duplicateWindow
         if let days = file.retentionDays { options.retentionDays = days }
+        if let depth = file.postgresPipelineDepth { options.postgresPipelineDepth = depth }
         return options
     }
 }

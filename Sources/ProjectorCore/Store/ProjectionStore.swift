@@ -10,6 +10,10 @@ public protocol ProjectionStore: AnyObject, StoreTransactions, CheckpointStore, 
     /// The SQL the database speaks: job files must be written in it.
     var dialect: SQLDialect { get }
 
+    /// Round trips to a database server so far on the store's connection (nil for an embedded
+    /// database), for the run's report.
+    var roundTrips: Int? { get }
+
     /// Creates the runner's tables if they are missing (inside the caller's transaction).
     func createSchema() throws(StoreError)
 
