@@ -10,7 +10,9 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "projector-bench",
         abstract: "Workload generation and measurements for projector's benchmark.",
-        subcommands: [Generate.self, Simulate.self, Decode.self, Deliver.self, Naive.self, NaivePostgres.self, LoadPostgres.self]
+        subcommands: [
+            Generate.self, Simulate.self, Decode.self, Deliver.self, Naive.self, NaivePostgres.self, LoadPostgres.self,
+        ]
     )
 }
 
