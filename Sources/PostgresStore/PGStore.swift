@@ -235,12 +235,11 @@ public final class PGStore: ProjectionStore {
 
     public func setupDrift(of job: JobDefinition) -> [SetupDriftFinding] { [] }
 
+    /// On PostgreSQL the scratch store is the rebuild's schemas in this database (`rebuildSwap`).
     public func swapIn(
         job: String, scratchPath: String, also: (Int) throws(StoreError) -> Void
     ) throws(StoreError) -> ReadModelSwap {
-        throw StoreError(
-            kind: .other, message: "rebuilding a read model is not available on PostgreSQL yet", code: "",
-            description: "rebuilding a read model is not available on PostgreSQL yet")
+        try rebuildSwap(job: job, also: also)
     }
 
     /// `name` as a quoted SQL identifier.

@@ -1,6 +1,7 @@
 import Foundation
 import Journal
 public import Logging
+import PostgresStore
 import ProjectorCore
 import Webhooks
 
@@ -29,12 +30,14 @@ public struct Rebuild {
         public var seconds: Double
     }
 
-    /// The scratch database a job is rebuilt into.
-    public func scratchPath(_ job: String) -> String { options.databasePath + ".rebuild-\(job).db" }
+    /// The scratch database a job is rebuilt into (on PostgreSQL, the schema of its tables).
+    public func scratchPath(_ job: String) -> String {
+        if options.postgresConnection != nil { return PGStore.rebuildSchema(for: job) }
+        return options.databasePath + ".rebuild-\(job).db"
+    }
 
     /// Builds every named job in its scratch database, then swaps each in.
     public func execute(jobs: [String]) throws(RunError) -> [Report] {
-        try Stores.requireSQLite(options.databasePath, for: "rebuild")
         var reports: [Report] = []
         for job in jobs {
             let started = Monotonic.now()
@@ -63,14 +66,14 @@ public struct Rebuild {
         if definition.mode == .apply || definition.keys == nil,
             let start = try? Journal.opened(options.journalPath).start, start > 0
         {
-            Self.remove(scratch)
+            try discardScratch(job)
             throw .historyPruned(job: job, start: start)
         }
-        if FileSystem.exists(scratch) {
+        if try scratchExists(job) {
             let stale: Bool
-            do throws(StoreError) {
+            do throws(RunError) {
                 stale =
-                    try Stores.scratchFingerprint(at: scratch, job: job).map {
+                    try scratchFingerprint(job).map {
                         !definition.matchesFingerprint($0)
                     } ?? false
             } catch {
@@ -78,27 +81,36 @@ public struct Rebuild {
             }
             if stale {
                 logger.info("discarding a rebuild of an older definition", metadata: ["job": "\(job)"])
-                Self.remove(scratch)
+                try discardScratch(job)
             } else {
                 logger.info("resuming an interrupted rebuild", metadata: ["job": "\(job)"])
             }
         }
         var scratchOptions = options
-        scratchOptions.databasePath = scratch
-        if FileSystem.exists(options.databasePath) {
-            // Other jobs' tables stay readable during the build (a first rebuild has none yet).
-            do throws(StoreError) {
-                try Stores.checkReadable(options.databasePath)
-            } catch {
-                throw RunError.opening(error, what: "the database", path: options.databasePath)
+        if options.postgresConnection != nil {
+            // The build runs in the job's rebuild schemas of the same database, where the other
+            // jobs' tables and the write model stay reachable through the search path. It takes no
+            // run lock (runs go on meanwhile); the swap does.
+            scratchOptions.postgresRebuildJob = job
+            scratchOptions.lockHeld = true
+        } else {
+            scratchOptions.databasePath = scratch
+            if FileSystem.exists(options.databasePath) {
+                // Other jobs' tables stay readable during the build (a first rebuild has none yet).
+                do throws(StoreError) {
+                    try Stores.checkReadable(options.databasePath)
+                } catch {
+                    throw RunError.opening(error, what: "the database", path: options.databasePath)
+                }
+                scratchOptions.attachments.append(
+                    Attachment(name: Stores.liveAttachmentName, path: options.databasePath))
             }
-            scratchOptions.attachments.append(Attachment(name: Stores.liveAttachmentName, path: options.databasePath))
+            scratchOptions.lockHeld = false
         }
         scratchOptions.selectedJobs = [job]
         scratchOptions.includeUpstreamJobs = false
         scratchOptions.notifiesConsumers = false
         scratchOptions.endpoints = []
-        scratchOptions.lockHeld = false
         scratchOptions.maxEvents = nil
         scratchOptions.maxSeconds = nil
         // The build re-reads lines whose rejects the runs already reported: only its errors (a key
@@ -148,8 +160,43 @@ public struct Rebuild {
         } catch {
             throw RunError.from(error)
         }
-        Self.remove(scratch)
+        if options.postgresConnection == nil { Self.remove(scratch) }
         return report
+    }
+
+    /// Whether an earlier build of `job` left its scratch store behind.
+    func scratchExists(_ job: String) throws(RunError) -> Bool {
+        guard let conninfo = options.postgresConnection else { return FileSystem.exists(scratchPath(job)) }
+        let store = try StoreOpening.postgresStore(conninfo)
+        do throws(StoreError) {
+            return try store.hasRebuild(of: job)
+        } catch {
+            throw .from(error)
+        }
+    }
+
+    /// The fingerprint of `job`'s checkpoint in its scratch store (nil: none yet).
+    func scratchFingerprint(_ job: String) throws(RunError) -> String? {
+        let store = try options.postgresConnection.map { (conninfo) throws(RunError) in
+            try StoreOpening.postgresStore(conninfo)
+        }
+        do throws(StoreError) {
+            guard let store else { return try Stores.scratchFingerprint(at: scratchPath(job), job: job) }
+            return try store.rebuildFingerprint(of: job)
+        } catch {
+            throw .from(error)
+        }
+    }
+
+    /// Removes what a build of `job` left behind.
+    func discardScratch(_ job: String) throws(RunError) {
+        guard let conninfo = options.postgresConnection else { return Self.remove(scratchPath(job)) }
+        let store = try StoreOpening.postgresStore(conninfo)
+        do throws(StoreError) {
+            try store.discardRebuild(of: job)
+        } catch {
+            throw .from(error)
+        }
     }
 
     static func remove(_ path: String) {

@@ -4,7 +4,6 @@ public import Logging
 /// since their checkpoint (so their read model matches the new SQL instead of mixing both).
 public enum RebuildChanged {
     public static func execute(options: RunOptions, logger: Logger) throws(RunError) -> [Rebuild.Report] {
-        try Stores.requireSQLite(options.databasePath, for: "run --rebuild-changed")
         let changed = try StatusReport.load(options: options).jobs.filter {
             $0.fingerprintChanged && (options.selectedJobs?.contains($0.name) ?? true)
         }.map(\.name)

@@ -52,6 +52,9 @@ public struct RunOptions: Sendable {
     public var deliverWebhooks = true
     /// Set when the caller already holds the run lock (`--watch`, `rebuild`).
     public var lockHeld = false
+    /// On PostgreSQL, the job whose scratch build `rebuild` runs: the run works in that job's
+    /// rebuild schemas instead of the live ones (nil: a live run).
+    var postgresRebuildJob: String?
     /// How long runs and delivered notifications are kept (configuration `retentionDays`).
     public var retentionDays = 30.0
     /// On PostgreSQL, statements per round trip in an optimistic batch (configuration

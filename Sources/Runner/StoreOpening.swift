@@ -55,7 +55,16 @@ enum StoreOpening {
     /// the same database (its own schema), or reached through the user's search path.
     static func openPostgres(_ conninfo: String, options: RunOptions) throws(RunError) -> any ProjectionStore {
         try checkPostgres(conninfo, options: options)
-        let store = try postgresStore(conninfo)
+        let store: PGStore
+        if let job = options.postgresRebuildJob {
+            do throws(PGError) {
+                store = try PGStore.rebuildScratch(connection: try PGConnection(conninfo: conninfo), job: job)
+            } catch {
+                throw postgresError(error, conninfo: conninfo)
+            }
+        } else {
+            store = try postgresStore(conninfo)
+        }
         store.pipelineDepth = options.postgresPipelineDepth
         return store
     }

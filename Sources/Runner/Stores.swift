@@ -25,14 +25,13 @@ enum Stores {
         }
     }
 
-    /// Rebuilds (`rebuild`, `run --rebuild-changed`) and `verify` work on SQLite only for now: on
-    /// PostgreSQL `command` says so (64) before it connects, rather than take the connection string
-    /// for a file name.
+    /// `verify` works on SQLite only for now: on PostgreSQL `command` says so (64) before it
+    /// connects, rather than take the connection string for a file name.
     static func requireSQLite(_ database: String, for command: String) throws(RunError) {
         guard let conninfo = RunOptions.postgresConnection(database) else { return }
         throw .usage(
             "\(command) does not work on a PostgreSQL database yet (\(PGConnectionString.redacted(conninfo))): "
-                + "rebuild, verify and run --rebuild-changed work on SQLite only for now")
+                + "verify works on SQLite only for now")
     }
 
     /// Whether the runner's tables exist in the database at `path`: the SQLite file exists, or a

@@ -9,7 +9,7 @@ struct RebuildCommand: ParsableCommand {
         abstract: "Rebuild read models without downtime.",
         discussion: """
             Builds each job's tables from scratch in a database of its own (<database>.rebuild-JOB.db; \
-            an interrupted rebuild resumes there), then swaps them in with one transaction: readers see \
+            on PostgreSQL, the schema projector_rebuild_JOB; an interrupted rebuild resumes there), then swaps them in with one transaction: readers see \
             the old read model until the commit and the whole new one after it. The job then continues \
             from where the build stopped. A notification of type projection.rebuilt is queued. \
             Every table a job's @setup creates is replaced, so jobs must not share tables.
