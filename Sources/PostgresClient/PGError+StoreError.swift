@@ -1,14 +1,17 @@
 public import ProjectorCore
 
 extension PGError {
-    /// The failure as the runner's store reports it. A statement's own error belongs to its key;
-    /// serialization failures, deadlocks, lock and statement timeouts are a busy database (the
-    /// batch is rolled back and retried); a server that cannot be reached or a lost connection is `unavailable`.
+    /// The failure as the runner's store reports it. A statement's own error belongs to its key, and
+    /// so does a statement that ran past `statement_timeout` (or was cancelled): that key is
+    /// recorded and retried with backoff while the others go on, where a busy database would stop
+    /// every batch at the same slow key. Serialization failures, deadlocks and lock timeouts are a
+    /// busy database (the batch is rolled back and retried); a server that cannot be reached or a
+    /// lost connection is `unavailable`.
     public var storeError: StoreError {
         let storeKind: StoreError.Kind
         switch kind {
-        case .statement: storeKind = .statement
-        case .serializationFailure, .deadlock, .lockNotAvailable, .statementTimeout: storeKind = .busy
+        case .statement, .statementTimeout: storeKind = .statement
+        case .serializationFailure, .deadlock, .lockNotAvailable: storeKind = .busy
         case .diskFull: storeKind = .diskFull
         case .cannotWrite: storeKind = .cannotWrite
         case .connectionRefused, .connectionLost: storeKind = .unavailable
@@ -22,7 +25,7 @@ extension PGError {
 
     /// Whether the failure belongs to the statement alone (its key), as opposed to the connection or
     /// the transaction as a whole, which aborts the batch.
-    public var isKeyLocal: Bool { kind == .statement }
+    public var isKeyLocal: Bool { kind == .statement || kind == .statementTimeout }
 
     /// Whether running the whole transaction again may succeed (40001, 40P01).
     public var isRetryableTransaction: Bool { kind == .serializationFailure || kind == .deadlock }

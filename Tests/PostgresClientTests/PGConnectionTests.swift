@@ -134,7 +134,7 @@ import Testing
         let error = try #require(throws: PGError.self) { try connection.query("SELECT pg_sleep(5)") }
         #expect(error.sqlState == "57014")
         #expect(error.kind == .statementTimeout)
-        #expect(error.storeError.kind == .busy)
+        #expect(error.storeError.kind == .statement)
         #expect(try connection.query("SELECT 1").first?.int(0) == 1)
     }
 

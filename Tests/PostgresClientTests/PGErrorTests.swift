@@ -13,7 +13,7 @@ import Testing
         ("P0001", .statement, .statement),
         ("40001", .serializationFailure, .busy),
         ("40P01", .deadlock, .busy),
-        ("57014", .statementTimeout, .busy),
+        ("57014", .statementTimeout, .statement),
         ("55P03", .lockNotAvailable, .busy),
         ("53100", .diskFull, .diskFull),
         ("42501", .cannotWrite, .cannotWrite),

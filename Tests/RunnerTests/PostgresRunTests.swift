@@ -149,6 +149,26 @@ final class PostgresFixture {
         #expect(try f.scalar("SELECT count(*) FROM projector.rejects") == 1)
     }
 
+    @Test func aKeyPastTheStatementTimeoutFailsAloneAndTheOthersCommit() throws {
+        let slow = """
+            -- dialect: postgres
+            -- on: PING           key: aggregateId
+            -- @setup
+            CREATE TABLE IF NOT EXISTS refreshes(key text PRIMARY KEY, n bigint NOT NULL);
+            -- @refresh
+            INSERT INTO refreshes(key, n) VALUES(:key, 1) ON CONFLICT (key) DO UPDATE SET n = refreshes.n + 1;
+            SELECT pg_sleep(CASE WHEN :key::text = 'slow' THEN 5 ELSE 0 END);
+            """
+        let f = try PostgresFixture(jobs: ["counter": slow])
+        try f.append(f.ping("a"), f.ping("slow"), f.ping("z"))
+        let report = try f.run { $0.databasePath += " options='-c statement_timeout=300'" }
+        #expect(report.failures == 1)
+        #expect(report.outcome == .failures)
+        #expect(try f.rows("SELECT key FROM refreshes ORDER BY key") == [["a"], ["z"]])
+        #expect(try f.rows("SELECT key, state FROM projector.failures") == [["slow", "retrying"]])
+        #expect(try f.scalar("SELECT count(*) FROM projector.failures WHERE error LIKE '%statement timeout%'") == 1)
+    }
+
     @Test func aSecondRunnerFindsTheAdvisoryLockHeld() throws {
         let f = try PostgresFixture()
         try f.append(f.ping("a", id: "e1"))
