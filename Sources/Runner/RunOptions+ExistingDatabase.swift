@@ -26,12 +26,6 @@ extension RunOptions {
         throw .missingPath(what: "the database (no run has created it here)", path: databasePath)
     }
 
-    /// Rebuilds (`rebuild`, `run --rebuild-changed`) and `verify` work on SQLite only for now:
-    /// on PostgreSQL `command` exits 64 saying so, before anything connects.
-    public func requireSQLite(for command: String) throws(RunError) {
-        try Stores.requireSQLite(databasePath, for: command)
-    }
-
     /// Whether a file starts as every SQLite database does ("SQLite format 3" and a NUL), or is
     /// empty (SQLite makes an empty file a database). Unreadable files pass: opening them says why.
     static func looksLikeSQLite(_ path: String) -> Bool {

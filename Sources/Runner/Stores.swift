@@ -25,13 +25,15 @@ enum Stores {
         }
     }
 
-    /// `verify` works on SQLite only for now: on PostgreSQL `command` says so (64) before it
-    /// connects, rather than take the connection string for a file name.
+    /// `verify --sample` and the comparison of a job's two refresh forms work on SQLite only for
+    /// now: on PostgreSQL `command` says so (64) rather than take the connection string for a file
+    /// name.
     static func requireSQLite(_ database: String, for command: String) throws(RunError) {
         guard let conninfo = RunOptions.postgresConnection(database) else { return }
         throw .usage(
             "\(command) does not work on a PostgreSQL database yet (\(PGConnectionString.redacted(conninfo))): "
-                + "verify works on SQLite only for now")
+                + "verify --sample and verify of a job with @refresh_batch work on SQLite only for now "
+                + "(verify the whole job without @refresh_batch)")
     }
 
     /// Whether the runner's tables exist in the database at `path`: the SQLite file exists, or a
@@ -63,7 +65,7 @@ enum Stores {
     /// A scratch store for `verify --sample`: `job`'s tables empty, the live database and the
     /// options' attached databases readable beside them.
     static func keyRecomputation(_ job: JobDefinition, options: RunOptions) throws(RunError) -> any KeyRecomputation {
-        try requireSQLite(options.databasePath, for: "verify")
+        try requireSQLite(options.databasePath, for: job.batchRefresh == nil ? "verify --sample" : "verify \(job.name)")
         let db: Database
         do throws(StoreError) {
             db = try SampleScratch.open(

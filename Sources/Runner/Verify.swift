@@ -56,7 +56,6 @@ public struct Verify {
     static func formsBatchSize(keys: Int) -> Int { max(1, min(256, (keys + 1) / 2)) }
 
     public func execute(job: String, sample: Int?, repair: Bool) throws(RunError) -> Report {
-        try Stores.requireSQLite(options.databasePath, for: "verify")
         if let sample { return try verifySample(job: job, count: sample, repair: repair) }
         var report = Report(job: job, checkedKeys: nil, driftedKeys: [], tables: [], repaired: false)
         let catalog = try JobLoader.load(directory: options.jobsDirectory)
@@ -80,7 +79,7 @@ public struct Verify {
             _ = try rebuild.swap(job: job, build: build)
             report.repaired = true
         } else {
-            Rebuild.remove(rebuild.scratchPath(job))
+            try rebuild.discardScratch(job)
         }
         return report
     }

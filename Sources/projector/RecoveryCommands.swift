@@ -200,7 +200,6 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         var options = try store.runOptions()
-        try options.requireSQLite(for: "verify")
         try store.requireExistingDatabase(options)
         lock.apply(to: &options)
         let logger = store.makeLogger()

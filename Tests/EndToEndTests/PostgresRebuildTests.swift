@@ -182,4 +182,40 @@ import Testing
         #expect(try s.models()[0] == s.recomputed()[0])
         #expect(try s.scratchSchemas == [])
     }
+
+    @Test func verifyFindsARowChangedByHandAndRepairFixesIt() throws {
+        let s = try Setup(events: 600, keys: 40)
+        #expect(try s.projector(["run"]).status == 0)
+        try s.connection.execute("UPDATE tally SET n = n + 100 WHERE key = 'k1'")
+        let found = try s.projector(["verify", "tally"])
+        #expect(found.status == 65, "\(found.stderr)")
+        #expect(
+            found.stdout == """
+                tally: drift found in the whole read model
+                  tally: 1 row(s) missing or different, 1 unexpected
+                    expected (k1, 15, t)
+                    found    (k1, 115, t)
+
+                """, "\(found.stdout)")
+        #expect(try s.scratchSchemas == [])
+        #expect(try s.rows("SELECT n FROM tally WHERE key = 'k1'") == [["115"]])
+        let repair = try s.projector(["verify", "tally", "--repair"])
+        #expect(repair.status == 0, "\(repair.stderr)")
+        #expect(repair.stdout.hasPrefix("tally: drift found in the whole read model — repaired\n"), "\(repair.stdout)")
+        #expect(try s.rows("SELECT n FROM tally WHERE key = 'k1'") == [["15"]])
+        let clean = try s.projector(["verify", "tally"])
+        #expect(clean.status == 0, "\(clean.stderr)")
+        #expect(clean.stdout == "tally: no drift in the whole read model\n")
+        #expect(try s.scratchSchemas == [])
+        // A row only the live model has is unexpected; a sample is refused on PostgreSQL.
+        try s.connection.execute("INSERT INTO per_key VALUES ('bogus', 1)")
+        let extra = try s.projector(["verify", "per_key"])
+        #expect(extra.status == 65)
+        #expect(
+            extra.stdout.contains("per_key: 0 row(s) missing or different, 1 unexpected\n    found    (bogus, 1)\n"))
+        let sample = try s.projector(["verify", "per_key", "--sample", "5"])
+        #expect(sample.status == 64)
+        #expect(
+            sample.stderr.contains("verify --sample does not work on a PostgreSQL database yet"), "\(sample.stderr)")
+    }
 }
