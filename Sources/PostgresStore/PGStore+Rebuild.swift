@@ -27,6 +27,13 @@ extension PGStore {
         return try PGStore(connection: connection, schema: rebuildStateSchema(for: job))
     }
 
+    /// Takes the advisory lock of the rebuilds of `job` on `connection` (held until it closes):
+    /// false when another connection holds it. Two builds never share a scratch schema.
+    public static func tryLockRebuild(of job: String, connection: PGConnection) throws(PGError) -> Bool {
+        try connection.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [rebuildSchema(for: job)])
+            .first?.bool(0) == true
+    }
+
     /// Whether a (possibly interrupted) rebuild of `job` left its schemas behind.
     public func hasRebuild(of job: String) throws(StoreError) -> Bool {
         let rows = try run(

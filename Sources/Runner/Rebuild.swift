@@ -1,6 +1,7 @@
 import Foundation
 import Journal
 public import Logging
+import PostgresClient
 import PostgresStore
 import ProjectorCore
 import Webhooks
@@ -41,6 +42,8 @@ public struct Rebuild {
         var reports: [Report] = []
         for job in jobs {
             let started = Monotonic.now()
+            let lock = try scratchLock(job)
+            defer { withExtendedLifetime(lock) {} }
             let build = try buildScratch(job: job)
             if build.stoppedEarly { throw .interrupted(job: job, position: build.toPosition) }
             var report = try swap(job: job, build: build)
@@ -162,6 +165,23 @@ public struct Rebuild {
         }
         if options.postgresConnection == nil { Self.remove(scratch) }
         return report
+    }
+
+    /// On PostgreSQL, the advisory lock of `job`'s scratch schemas, on a connection of its own
+    /// (nil on SQLite, where the scratch build's run lock does this): a second rebuild or verify
+    /// of the job meanwhile exits 75 instead of building into the same schemas.
+    func scratchLock(_ job: String) throws(RunError) -> PGConnection? {
+        guard let conninfo = options.postgresConnection else { return nil }
+        try StoreOpening.checkPassword(conninfo)
+        do throws(PGError) {
+            let connection = try PGConnection(conninfo: conninfo)
+            if try PGStore.tryLockRebuild(of: job, connection: connection) { return connection }
+        } catch {
+            throw StoreOpening.postgresError(error, conninfo: conninfo)
+        }
+        throw .lockHeld(
+            path: "(the PostgreSQL advisory lock of \(PGStore.rebuildSchema(for: job)))",
+            holder: "another rebuild or verify of \(job)", waited: nil)
     }
 
     /// Whether an earlier build of `job` left its scratch store behind.

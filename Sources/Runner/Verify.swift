@@ -68,6 +68,8 @@ public struct Verify {
             }
         }
         let rebuild = Rebuild(options: options, logger: logger, clock: clock)
+        let lock = try rebuild.scratchLock(job)
+        defer { withExtendedLifetime(lock) {} }
         let build = try rebuild.buildScratch(job: job)
         let store = try Stores.open(path: options.databasePath)
         do throws(StoreError) {

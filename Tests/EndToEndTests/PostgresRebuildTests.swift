@@ -157,11 +157,12 @@ import Testing
     }
 
     @Test func killNineDuringTheBuildLeavesTheLiveModelAndTheRerunResumes() throws {
-        let s = try Setup(events: 400, keys: 20)
+        // The build's first batch is 1,000 events (2 s), the next ones a quarter of a second each.
+        let s = try Setup(events: 3000, keys: 30)
         #expect(try s.projector(["run"]).status == 0)
         try s.connection.execute("UPDATE tally SET n = n + 100 WHERE key = 'k1'")
         let before = try s.models()
-        try s.connection.execute("INSERT INTO slow VALUES (0.01)")
+        try s.connection.execute("INSERT INTO slow VALUES (0.002)")
         let child = try ChildProcess(s.arguments(["rebuild", "tally"]))
         var built = 0
         for _ in 0..<500 where built == 0 {
@@ -170,6 +171,10 @@ import Testing
                 built = Int(try s.rows("SELECT count(*) FROM projector_rebuild_tally.tally")[0][0]) ?? 0
             }
         }
+        // A second rebuild of the job meanwhile would build into the same schemas: it exits 75.
+        let second = try s.projector(["rebuild", "tally"])
+        #expect(second.status == 75, "\(second.stderr)")
+        #expect(second.stderr.contains("held by another rebuild or verify of tally"), "\(second.stderr)")
         child.kill9()
         #expect(child.wait().signaled)
         #expect(built > 0, "the build never committed a batch")
