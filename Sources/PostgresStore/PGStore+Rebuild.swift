@@ -14,13 +14,13 @@ extension PGStore {
     public static func rebuildStateSchema(for job: String) -> String { "projector_rebuilding_\(job)" }
 
     /// A store for the scratch build of `job` on `connection`: the runner's tables in the build's
-    /// state schema, the scratch schema (created when missing) first in the search path, the rest
+    /// state schema, the scratch schema (`rebuildSchema` unless given; created when missing) first in the search path, the rest
     /// of the search path as a live run has it.
-    public static func rebuildScratch(connection: PGConnection, job: String, liveSchema: String = "projector")
-        throws(PGError) -> PGStore
-    {
+    public static func rebuildScratch(
+        connection: PGConnection, job: String, scratch: String? = nil, liveSchema: String = "projector"
+    ) throws(PGError) -> PGStore {
         try keepJobsOut(of: liveSchema, connection: connection)
-        let scratch = rebuildSchema(for: job)
+        let scratch = scratch ?? rebuildSchema(for: job)
         try connection.execute("CREATE SCHEMA IF NOT EXISTS \(quote(scratch))")
         try connection.query(
             "SELECT set_config('search_path', $1 || ', ' || current_setting('search_path'), false)", [quote(scratch)])

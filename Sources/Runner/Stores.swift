@@ -25,17 +25,6 @@ enum Stores {
         }
     }
 
-    /// `verify --sample` and the comparison of a job's two refresh forms work on SQLite only for
-    /// now: on PostgreSQL `command` says so (64) rather than take the connection string for a file
-    /// name.
-    static func requireSQLite(_ database: String, for command: String) throws(RunError) {
-        guard let conninfo = RunOptions.postgresConnection(database) else { return }
-        throw .usage(
-            "\(command) does not work on a PostgreSQL database yet (\(PGConnectionString.redacted(conninfo))): "
-                + "verify --sample and verify of a job with @refresh_batch work on SQLite only for now "
-                + "(verify the whole job without @refresh_batch)")
-    }
-
     /// Whether the runner's tables exist in the database at `path`: the SQLite file exists, or a
     /// run has created the runner's schema in the PostgreSQL database.
     static func hasRunnerTables(_ path: String) throws(RunError) -> Bool {
@@ -63,9 +52,23 @@ enum Stores {
     }
 
     /// A scratch store for `verify --sample`: `job`'s tables empty, the live database and the
-    /// options' attached databases readable beside them.
+    /// options' attached databases readable beside them (on PostgreSQL, a scratch schema in a
+    /// transaction of its own connection, never committed).
     static func keyRecomputation(_ job: JobDefinition, options: RunOptions) throws(RunError) -> any KeyRecomputation {
-        try requireSQLite(options.databasePath, for: job.batchRefresh == nil ? "verify --sample" : "verify \(job.name)")
+        if let conninfo = options.postgresConnection {
+            try StoreOpening.checkPassword(conninfo)
+            let connection: PGConnection
+            do throws(PGError) {
+                connection = try PGConnection(conninfo: conninfo)
+            } catch {
+                throw StoreOpening.postgresError(error, conninfo: conninfo)
+            }
+            do throws(JobFileErrors) {
+                return try PGSampleScratch(job, connection: connection)
+            } catch {
+                throw .jobs(error)
+            }
+        }
         let db: Database
         do throws(StoreError) {
             db = try SampleScratch.open(
