@@ -27,6 +27,10 @@ extension PGStore {
         return try PGStore(connection: connection, schema: rebuildStateSchema(for: job))
     }
 
+    /// The longest job name whose scratch schemas' names fit PostgreSQL's identifiers (63 bytes:
+    /// a longer name would be cut, and two jobs could share a schema).
+    public static let longestRebuiltJobName = 63 - "projector_rebuilding_".utf8.count
+
     /// Takes the advisory lock of the rebuilds of `job` on `connection` (held until it closes):
     /// false when another connection holds it. Two builds never share a scratch schema.
     public static func tryLockRebuild(of job: String, connection: PGConnection) throws(PGError) -> Bool {

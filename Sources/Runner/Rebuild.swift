@@ -172,6 +172,7 @@ public struct Rebuild {
     /// of the job meanwhile exits 75 instead of building into the same schemas.
     func scratchLock(_ job: String) throws(RunError) -> PGConnection? {
         guard let conninfo = options.postgresConnection else { return nil }
+        try Self.checkScratchName(job)
         try StoreOpening.checkPassword(conninfo)
         do throws(PGError) {
             let connection = try PGConnection(conninfo: conninfo)
@@ -182,6 +183,15 @@ public struct Rebuild {
         throw .lockHeld(
             path: "(the PostgreSQL advisory lock of \(PGStore.rebuildSchema(for: job)))",
             holder: "another rebuild or verify of \(job)", waited: nil)
+    }
+
+    /// On PostgreSQL a job's scratch schemas are named after it: a name too long for them is refused.
+    static func checkScratchName(_ job: String) throws(RunError) {
+        guard job.utf8.count > PGStore.longestRebuiltJobName else { return }
+        throw .configuration(
+            "job '\(job)': on PostgreSQL, rebuild and verify need a job name of at most "
+                + "\(PGStore.longestRebuiltJobName) bytes (its scratch schemas are named after it); rename the job file"
+        )
     }
 
     /// Whether an earlier build of `job` left its scratch store behind.

@@ -56,6 +56,7 @@ enum Stores {
     /// transaction of its own connection, never committed).
     static func keyRecomputation(_ job: JobDefinition, options: RunOptions) throws(RunError) -> any KeyRecomputation {
         if let conninfo = options.postgresConnection {
+            try Rebuild.checkScratchName(job.name)
             try StoreOpening.checkPassword(conninfo)
             let connection: PGConnection
             do throws(PGError) {

@@ -241,4 +241,18 @@ import Testing
             "\(extra.stdout)")
         #expect(try s.rows("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'projector\\_%'") == [])
     }
+
+    @Test func aJobNameTooLongForTheScratchSchemasIs78() throws {
+        let s = try Setup(events: 10, keys: 2)
+        let name = String(repeating: "n", count: 43)
+        try s.workspace.dir.write(
+            "jobs/\(name).sql", Self.jobs["tally", default: ""].replacingOccurrences(of: "tally", with: "other"))
+        #expect(try s.projector(["run"]).status == 0)
+        for command in [["rebuild", name], ["verify", name]] {
+            let outcome = try s.projector(command)
+            #expect(outcome.status == 78, "\(command): \(outcome.stderr)")
+            #expect(outcome.stderr.contains("need a job name of at most 42 bytes"), "\(outcome.stderr)")
+        }
+        #expect(try s.scratchSchemas == [])
+    }
 }
