@@ -1,4 +1,5 @@
 import CLibPQ
+import ProjectorCore
 
 #if canImport(Glibc)
     import Glibc
@@ -194,7 +195,7 @@ public final class PGConnection {
     }
 
     static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).map { $0.trimmedSpaces() }.filter { !$0.isEmpty }
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces }.filter { !$0.isEmpty }
             .joined(separator: " ")
     }
 

@@ -1,3 +1,5 @@
+import ProjectorCore
+
 /// An error reported by PostgreSQL or libpq: the SQLSTATE and the server's fields, classified.
 ///
 /// It never holds a connection string or a password, and never a statement's parameters.
@@ -68,7 +70,7 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
         if let detail { text += " (\(detail))" }
         if let position { text += " at character \(position)" }
         if let sql {
-            let oneLine = sql.split(whereSeparator: \.isNewline).map { $0.trimmedSpaces() }.joined(separator: " ")
+            let oneLine = sql.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces }.joined(separator: " ")
             text += " — in: " + (oneLine.count > 200 ? String(oneLine.prefix(200)) + "…" : oneLine)
         }
         if let hint { text += "; hint: \(hint)" }
@@ -94,14 +96,5 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
         case "08": return .connectionLost
         default: return .other
         }
-    }
-}
-
-extension Substring {
-    func trimmedSpaces() -> Substring {
-        var s = self
-        while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
-        while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }
-        return s
     }
 }

@@ -13,13 +13,9 @@ final class PGCompiledJob: CompiledJobStatements {
 
     struct Prepared {
         var name: String
-        var parameters: [String]
+        var parameters: [JobParameter]
     }
 
-    /// The parameters an `@apply` may use; a `@refresh` takes `:key` only.
-    static let eventParameters = [
-        "key", "id", "type", "aggregate_type", "aggregate_id", "position", "occurred_at", "data", "metadata",
-    ]
     static let types = ["data": "jsonb", "metadata": "jsonb"]
     /// The temporary table `@refresh_batch` reads a batch's keys from (`key text`).
     static let batchTable = JobFileParser.batchKeysTable
@@ -28,13 +24,14 @@ final class PGCompiledJob: CompiledJobStatements {
         self.definition = definition
         self.store = store
         var errors: [JobFileError] = []
-        let allowed = definition.mode == .refresh ? ["key"] : Self.eventParameters
-        func prepare(_ section: SQLSection, label: String, allowed: [String]) -> [Prepared] {
+        func prepare(_ section: SQLSection, label: String, allowed: [JobParameter]) -> [Prepared] {
             var prepared: [Prepared] = []
             for (index, statement) in PostgresText.statements(section.text, types: Self.types).enumerated() {
                 let line = section.line + statement.line
-                if let unknown = statement.parameters.first(where: { !allowed.contains($0) }) {
-                    let known = allowed.isEmpty ? "none" : allowed.map { ":" + $0 }.joined(separator: ", ")
+                let parameters = statement.parameters.map { JobParameter(rawValue: $0) }
+                if let index = parameters.firstIndex(where: { $0.map { !allowed.contains($0) } ?? true }) {
+                    let unknown = statement.parameters[index]
+                    let known = allowed.isEmpty ? "none" : allowed.map { ":" + $0.rawValue }.joined(separator: ", ")
                     errors.append(
                         JobFileError(
                             file: definition.file, line: line,
@@ -46,7 +43,7 @@ final class PGCompiledJob: CompiledJobStatements {
                     try store.connection.execute("SAVEPOINT projector_prepare")
                     try store.connection.prepare(name: name, sql: statement.sql)
                     try store.connection.execute("RELEASE SAVEPOINT projector_prepare")
-                    prepared.append(Prepared(name: name, parameters: statement.parameters))
+                    prepared.append(Prepared(name: name, parameters: parameters.compactMap { $0 }))
                 } catch {
                     try? store.connection.execute("ROLLBACK TO SAVEPOINT projector_prepare")
                     errors.append(JobFileError(file: definition.file, line: line, message: error.message))
@@ -54,7 +51,8 @@ final class PGCompiledJob: CompiledJobStatements {
             }
             return prepared
         }
-        let body = prepare(definition.body, label: definition.mode.rawValue, allowed: allowed)
+        let body = prepare(
+            definition.body, label: definition.mode.rawValue, allowed: JobParameter.allowed(in: definition.mode))
         if body.isEmpty && errors.isEmpty {
             errors.append(
                 JobFileError(
@@ -122,22 +120,21 @@ final class PGCompiledJob: CompiledJobStatements {
         }
     }
 
-    /// An event's field as the text parameter `name` (nil is NULL): strings unescaped, `data` and
-    /// `metadata` as their JSON text.
-    static func value(of name: String, event: EventLine, key: String) -> String? {
+    /// An event's field as the text parameter `parameter` (nil is NULL): strings unescaped, `data`
+    /// and `metadata` as their JSON text.
+    static func value(of parameter: JobParameter, event: EventLine, key: String) -> String? {
         let fields = event.fields
         let base = event.base
-        switch name {
-        case "key": return key
-        case "position": return "\(event.position)"
-        case "id": return text(fields.id, fields.idKind, base)
-        case "type": return text(fields.type, fields.typeKind, base)
-        case "aggregate_type": return text(fields.aggregateType, fields.aggregateTypeKind, base)
-        case "aggregate_id": return text(fields.aggregateId, fields.aggregateIdKind, base)
-        case "occurred_at": return text(fields.occurredAt, fields.occurredAtKind, base)
-        case "data": return json(fields.data, fields.dataKind, base)
-        case "metadata": return json(fields.metadata, fields.metadataKind, base)
-        default: return nil
+        switch parameter {
+        case .key: return key
+        case .position: return "\(event.position)"
+        case .id: return text(fields.id, fields.idKind, base)
+        case .type: return text(fields.type, fields.typeKind, base)
+        case .aggregateType: return text(fields.aggregateType, fields.aggregateTypeKind, base)
+        case .aggregateId: return text(fields.aggregateId, fields.aggregateIdKind, base)
+        case .occurredAt: return text(fields.occurredAt, fields.occurredAtKind, base)
+        case .data: return json(fields.data, fields.dataKind, base)
+        case .metadata: return json(fields.metadata, fields.metadataKind, base)
         }
     }
 

@@ -112,7 +112,7 @@ extension PGStore {
     func compare(_ table: String, recomputed: String, live: String, bothWays: Bool) throws(StoreError)
         -> ReadModelDrift
     {
-        func rows(_ a: String, _ b: String) throws(StoreError) -> (Int, [String]) {
+        func rows(_ a: String, _ b: String) throws(StoreError) -> (count: Int, sample: [String]) {
             let sql = "SELECT * FROM \(a) EXCEPT ALL SELECT * FROM \(b)"
             let count = try run("SELECT count(*) FROM (\(sql)) AS difference").first?.int(0) ?? 0
             let result = try run(sql + " ORDER BY 1 LIMIT 20")
@@ -121,14 +121,8 @@ extension PGStore {
             }
             return (count, sample)
         }
-        let (missing, missingRows) = try rows(recomputed, live)
-        var drift = ReadModelDrift(
-            table: table, missingOrDifferent: missingRows, unexpected: [], missingCount: missing, unexpectedCount: 0)
-        if bothWays {
-            let (unexpected, unexpectedRows) = try rows(live, recomputed)
-            drift.unexpected = unexpectedRows
-            drift.unexpectedCount = unexpected
-        }
-        return drift
+        return try ReadModelDrift.comparing(
+            table, bothWays: bothWays, missing: { () throws(StoreError) in try rows(recomputed, live) },
+            unexpected: { () throws(StoreError) in try rows(live, recomputed) })
     }
 }

@@ -51,7 +51,7 @@ public final class PGStore: ProjectionStore {
         guard let row = try connection.query("SELECT current_user, current_setting('search_path')").first,
             let user = row.string(0), let path = row.string(1)
         else { return }
-        let entries = path.split(separator: ",").map { $0.trimmingSpaces() }
+        let entries = path.split(separator: ",").map { String($0.trimmingSpaces) }
         let kept = entries.filter { entry in
             let name = entry.hasPrefix("\"") && entry.count > 1 ? String(entry.dropFirst().dropLast()) : entry
             return name != schema && !(name == "$user" && user == schema)
@@ -170,11 +170,7 @@ public final class PGStore: ProjectionStore {
     /// the batch cannot go on: the failure that says why is thrown, never as the key's own.
     func rollBackSavepoint(after error: StoreError) throws(StoreError) {
         guard error.kind != .unavailable else { throw error }
-        do throws(StoreError) {
-            try execute("ROLLBACK TO SAVEPOINT projector_key; RELEASE SAVEPOINT projector_key")
-        } catch {
-            throw error
-        }
+        try execute("ROLLBACK TO SAVEPOINT projector_key; RELEASE SAVEPOINT projector_key")
     }
 
     /// Collects the job statements `body` runs and sends them in pipelines (`pipelineDepth` at a
@@ -243,9 +239,7 @@ public final class PGStore: ProjectionStore {
     }
 
     /// `name` as a quoted SQL identifier.
-    public static func quote(_ name: String) -> String {
-        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
-    }
+    public static func quote(_ name: String) -> String { SQLText.quotedIdentifier(name) }
 
     /// A `bytea` value as a text parameter (hex form).
     static func hex(_ bytes: [UInt8]) -> String {
@@ -267,20 +261,4 @@ extension Double {
 
 extension Int {
     var parameter: String { "\(self)" }
-}
-
-extension Substring {
-    func trimmingSpaces() -> String {
-        String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
-    }
-}
-
-extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
-        var out = ""
-        for character in self {
-            if character == target { out += replacement } else { out.append(character) }
-        }
-        return out
-    }
 }

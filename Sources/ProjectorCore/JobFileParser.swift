@@ -365,7 +365,8 @@ public enum JobFileParser {
 }
 
 extension Substring {
-    var trimmingSpaces: Substring {
+    /// Without leading and trailing spaces, tabs and carriage returns.
+    package var trimmingSpaces: Substring {
         var s = self
         while let c = s.first, c == " " || c == "\t" || c == "\r" { s = s.dropFirst() }
         while let c = s.last, c == " " || c == "\t" || c == "\r" { s = s.dropLast() }

@@ -5,6 +5,17 @@
 /// comments or layout, and finding whether a section really uses a parameter such as `:key`
 /// (not merely mentions it in a comment or a string).
 public enum SQLText {
+    /// `name` as a quoted SQL identifier (double quotes, an inner one doubled): the same in
+    /// SQLite and PostgreSQL.
+    public static func quotedIdentifier(_ name: String) -> String {
+        var quoted = "\""
+        for character in name {
+            if character == "\"" { quoted.append("\"") }
+            quoted.append(character)
+        }
+        return quoted + "\""
+    }
+
     /// The text with comments removed and whitespace kept only where it separates two words
     /// (keywords, names, numbers, literals), as one space: `id = :key` and `id=:key` normalize
     /// alike, `SELECT a` keeps its space. String literals and quoted identifiers are kept byte for

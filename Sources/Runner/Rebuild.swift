@@ -173,9 +173,8 @@ public struct Rebuild {
     func scratchLock(_ job: String) throws(RunError) -> PGConnection? {
         guard let conninfo = options.postgresConnection else { return nil }
         try Self.checkScratchName(job)
-        try StoreOpening.checkPassword(conninfo)
+        let connection = try StoreOpening.connect(conninfo)
         do throws(PGError) {
-            let connection = try PGConnection(conninfo: conninfo)
             if try PGStore.tryLockRebuild(of: job, connection: connection) { return connection }
         } catch {
             throw StoreOpening.postgresError(error, conninfo: conninfo)
@@ -197,33 +196,35 @@ public struct Rebuild {
     /// Whether an earlier build of `job` left its scratch store behind.
     func scratchExists(_ job: String) throws(RunError) -> Bool {
         guard let conninfo = options.postgresConnection else { return FileSystem.exists(scratchPath(job)) }
-        let store = try StoreOpening.postgresStore(conninfo)
-        do throws(StoreError) {
-            return try store.hasRebuild(of: job)
-        } catch {
-            throw .from(error)
-        }
+        return try onPostgres(conninfo) { (store) throws(StoreError) in try store.hasRebuild(of: job) }
     }
 
     /// The fingerprint of `job`'s checkpoint in its scratch store (nil: none yet).
     func scratchFingerprint(_ job: String) throws(RunError) -> String? {
-        let store = try options.postgresConnection.map { (conninfo) throws(RunError) in
-            try StoreOpening.postgresStore(conninfo)
+        guard let conninfo = options.postgresConnection else {
+            return try onStore { () throws(StoreError) in try Stores.scratchFingerprint(at: scratchPath(job), job: job)
+            }
         }
-        do throws(StoreError) {
-            guard let store else { return try Stores.scratchFingerprint(at: scratchPath(job), job: job) }
-            return try store.rebuildFingerprint(of: job)
-        } catch {
-            throw .from(error)
-        }
+        return try onPostgres(conninfo) { (store) throws(StoreError) in try store.rebuildFingerprint(of: job) }
     }
 
     /// Removes what a build of `job` left behind.
     func discardScratch(_ job: String) throws(RunError) {
         guard let conninfo = options.postgresConnection else { return Self.remove(scratchPath(job)) }
+        try onPostgres(conninfo) { (store) throws(StoreError) in try store.discardRebuild(of: job) }
+    }
+
+    /// Runs `body` on a store of the live PostgreSQL database at `conninfo`.
+    @discardableResult
+    func onPostgres<T>(_ conninfo: String, _ body: (PGStore) throws(StoreError) -> T) throws(RunError) -> T {
         let store = try StoreOpening.postgresStore(conninfo)
+        return try onStore { () throws(StoreError) in try body(store) }
+    }
+
+    /// Runs store calls, reporting their failure as a run's.
+    func onStore<T>(_ body: () throws(StoreError) -> T) throws(RunError) -> T {
         do throws(StoreError) {
-            try store.discardRebuild(of: job)
+            return try body()
         } catch {
             throw .from(error)
         }

@@ -51,23 +51,18 @@ public final class RunLock: @unchecked Sendable {
         fd = -1
         var lockOptions = PGConnection.Options()
         lockOptions.applicationName = "projector run lock"
-        let connection: PGConnection
-        do throws(PGError) {
-            connection = try PGConnection(conninfo: conninfo, options: lockOptions)
-        } catch {
-            throw StoreOpening.postgresError(error, conninfo: conninfo)
-        }
+        let connection = try StoreOpening.connect(conninfo, options: lockOptions)
         var waiting = LockWait(
             path: path, wait: wait, timeout: timeout, shouldStop: shouldStop, logger: logger, who: "another connection")
         while true {
-            let holder: String?
+            let attempt: (taken: Bool, holder: String?)
             do throws(PGError) {
-                guard let held = try Self.tryAdvisoryLock(connection) else { break }
-                holder = held
+                attempt = try Self.tryAdvisoryLock(connection)
             } catch {
                 throw StoreOpening.postgresError(error, conninfo: conninfo)
             }
-            try waiting.found(heldBy: holder)
+            if attempt.taken { break }
+            try waiting.found(heldBy: attempt.holder)
             usleep(100_000)
         }
         self.connection = connection
@@ -151,11 +146,11 @@ public final class RunLock: @unchecked Sendable {
 }
 
 extension RunLock {
-    /// Takes the advisory lock if it is free (nil), else says who holds it ("backend PID 4242 from
-    /// 10.0.0.5 (since …)", or "another connection" when it let go meanwhile).
-    static func tryAdvisoryLock(_ connection: PGConnection) throws(PGError) -> String?? {
+    /// Takes the advisory lock if it is free, else says who holds it ("backend PID 4242 from
+    /// 10.0.0.5 (since …)"; nil when it let go meanwhile).
+    static func tryAdvisoryLock(_ connection: PGConnection) throws(PGError) -> (taken: Bool, holder: String?) {
         let keys = "\(advisoryKeys.0), \(advisoryKeys.1)"
-        if try connection.query("SELECT pg_try_advisory_lock(\(keys))").first?.bool(0) == true { return nil }
+        if try connection.query("SELECT pg_try_advisory_lock(\(keys))").first?.bool(0) == true { return (true, nil) }
         let holder = try connection.query(
             """
             SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid)
@@ -167,7 +162,7 @@ extension RunLock {
         ).first.map { row in
             "backend PID \(row.string(0) ?? "?")\(row.string(1).map { " from \($0)" } ?? "") (since \(row.string(2) ?? "?"))"
         }
-        return .some(holder)
+        return (false, holder)
     }
 }
 

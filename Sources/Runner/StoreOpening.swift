@@ -55,15 +55,16 @@ enum StoreOpening {
     /// the same database (its own schema), or reached through the user's search path.
     static func openPostgres(_ conninfo: String, options: RunOptions) throws(RunError) -> any ProjectionStore {
         try checkPostgres(conninfo, options: options)
+        let connection = try connect(conninfo)
         let store: PGStore
-        if let job = options.postgresRebuildJob {
-            do throws(PGError) {
-                store = try PGStore.rebuildScratch(connection: try PGConnection(conninfo: conninfo), job: job)
-            } catch {
-                throw postgresError(error, conninfo: conninfo)
+        do throws(PGError) {
+            if let job = options.postgresRebuildJob {
+                store = try PGStore.rebuildScratch(connection: connection, job: job)
+            } else {
+                store = try PGStore(connection: connection)
             }
-        } else {
-            store = try postgresStore(conninfo)
+        } catch {
+            throw postgresError(error, conninfo: conninfo)
         }
         store.pipelineDepth = options.postgresPipelineDepth
         return store
@@ -71,9 +72,22 @@ enum StoreOpening {
 
     /// A store on a new connection to `conninfo`, which must not carry a password.
     static func postgresStore(_ conninfo: String) throws(RunError) -> PGStore {
+        let connection = try connect(conninfo)
+        do throws(PGError) {
+            return try PGStore(connection: connection)
+        } catch {
+            throw postgresError(error, conninfo: conninfo)
+        }
+    }
+
+    /// A new connection to `conninfo`, which must not carry a password; a failure to connect in
+    /// the operator's words (`postgresError`).
+    static func connect(_ conninfo: String, options: PGConnection.Options = PGConnection.Options())
+        throws(RunError) -> PGConnection
+    {
         try checkPassword(conninfo)
         do throws(PGError) {
-            return try PGStore(connection: try PGConnection(conninfo: conninfo))
+            return try PGConnection(conninfo: conninfo, options: options)
         } catch {
             throw postgresError(error, conninfo: conninfo)
         }

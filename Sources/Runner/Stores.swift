@@ -57,13 +57,7 @@ enum Stores {
     static func keyRecomputation(_ job: JobDefinition, options: RunOptions) throws(RunError) -> any KeyRecomputation {
         if let conninfo = options.postgresConnection {
             try Rebuild.checkScratchName(job.name)
-            try StoreOpening.checkPassword(conninfo)
-            let connection: PGConnection
-            do throws(PGError) {
-                connection = try PGConnection(conninfo: conninfo)
-            } catch {
-                throw StoreOpening.postgresError(error, conninfo: conninfo)
-            }
+            let connection = try StoreOpening.connect(conninfo)
             do throws(JobFileErrors) {
                 return try PGSampleScratch(job, connection: connection)
             } catch {

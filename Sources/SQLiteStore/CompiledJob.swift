@@ -1,35 +1,5 @@
 public import ProjectorCore
 
-/// The named parameters a job's SQL may use. Event data is always bound, never spliced (SPEC §3).
-public enum JobParameter: String, CaseIterable, Sendable {
-    case key
-    case id
-    case type
-    case aggregateType = "aggregate_type"
-    case aggregateId = "aggregate_id"
-    case position
-    case occurredAt = "occurred_at"
-    case data
-    case metadata
-
-    /// Where the parameter's index sits in `BoundStatement.indices`: a switch, not a dictionary
-    /// (binding looks up every parameter of every statement for every event).
-    @inline(__always)
-    package var ordinal: Int {
-        switch self {
-        case .key: 0
-        case .id: 1
-        case .type: 2
-        case .aggregateType: 3
-        case .aggregateId: 4
-        case .position: 5
-        case .occurredAt: 6
-        case .data: 7
-        case .metadata: 8
-        }
-    }
-}
-
 /// One prepared statement of a job section and the index of each parameter it uses.
 public struct BoundStatement {
     public let statement: Statement
@@ -57,8 +27,7 @@ public final class CompiledJob {
     /// The `@setup` section must already have run (the statements refer to its tables).
     public init(_ definition: JobDefinition, db: Database) throws(JobFileErrors) {
         self.definition = definition
-        let allowed: Set<JobParameter> =
-            definition.mode == .refresh ? [.key] : Set(JobParameter.allCases)
+        let allowed = Set(JobParameter.allowed(in: definition.mode))
         var errors: [JobFileError] = []
         var body: [BoundStatement] = []
         do {

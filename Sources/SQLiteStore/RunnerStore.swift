@@ -103,12 +103,5 @@ public final class RunnerStore: OperatorStore {
     }
 
     /// `name` as a quoted SQL identifier.
-    public static func quote(_ name: String) -> String {
-        var quoted = "\""
-        for character in name {
-            if character == "\"" { quoted.append("\"") }
-            quoted.append(character)
-        }
-        return quoted + "\""
-    }
+    public static func quote(_ name: String) -> String { SQLText.quotedIdentifier(name) }
 }

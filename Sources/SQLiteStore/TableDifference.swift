@@ -19,7 +19,7 @@ enum TableDifference {
         _ db: Database, table: String, recomputed: String, live: String, bothWays: Bool
     ) throws(SQLiteError) -> ReadModelDrift {
         let t = RunnerStore.quote(table)
-        func rows(_ a: String, _ b: String) throws(SQLiteError) -> (Int, [String]) {
+        func rows(_ a: String, _ b: String) throws(SQLiteError) -> (count: Int, sample: [String]) {
             let sql = "SELECT * FROM \(a).\(t) EXCEPT SELECT * FROM \(b).\(t)"
             let count = try db.rows("SELECT count(*) FROM (\(sql))").first?.first?.int ?? 0
             let sample = try db.rows(sql + " LIMIT 20").map { row in
@@ -27,14 +27,8 @@ enum TableDifference {
             }
             return (count, sample)
         }
-        let (missing, missingRows) = try rows(recomputed, live)
-        var drift = ReadModelDrift(
-            table: table, missingOrDifferent: missingRows, unexpected: [], missingCount: missing, unexpectedCount: 0)
-        if bothWays {
-            let (unexpected, unexpectedRows) = try rows(live, recomputed)
-            drift.unexpected = unexpectedRows
-            drift.unexpectedCount = unexpected
-        }
-        return drift
+        return try ReadModelDrift.comparing(
+            table, bothWays: bothWays, missing: { () throws(SQLiteError) in try rows(recomputed, live) },
+            unexpected: { () throws(SQLiteError) in try rows(live, recomputed) })
     }
 }

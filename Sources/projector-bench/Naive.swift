@@ -28,33 +28,19 @@ struct Naive: ParsableCommand {
             try CompiledJob.setup(job, db: db)
             compiled.append(try CompiledJob(job, db: db))
         }
-        var router = EventRouter(jobs: catalog.jobs)
-        let scanner = EventScanner()
-        let cursor = try Journal(path: journal).cursor(from: 0)
-        var handled = 0
         var transactions = 0
         let started = DispatchTime.now().uptimeNanoseconds
-        while handled < events, let item = try cursor.next() {
-            guard case .line(let position, _, let bytes) = item, let base = bytes.baseAddress,
-                case .success(let event) = scanner.scan(borrowing: bytes), let type = event.text(\.type)
-            else { continue }
-            handled += 1
-            for route in router.routes(for: type) {
-                let job = compiled[route.job]
-                for source in route.keys {
-                    guard case .success(let key) = BatchBuilder.key(source, of: event) else {
-                        continue
-                    }
-                    try db.execute("BEGIN")
-                    switch job.definition.mode {
-                    case .refresh: try EventBinder.refresh(job.body, key: key)
-                    case .apply:
-                        try EventBinder.apply(job.body, fields: event.fields, line: base, position: position, key: key)
-                    }
-                    try db.execute("COMMIT")
-                    transactions += 1
-                }
+        let handled = try RoutedEvents.forEach(journal: journal, jobs: catalog.jobs, events: events) {
+            index, key, event, position, base in
+            let job = compiled[index]
+            try db.execute("BEGIN")
+            switch job.definition.mode {
+            case .refresh: try EventBinder.refresh(job.body, key: key)
+            case .apply:
+                try EventBinder.apply(job.body, fields: event.fields, line: base, position: position, key: key)
             }
+            try db.execute("COMMIT")
+            transactions += 1
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let result: [String: Double] = [

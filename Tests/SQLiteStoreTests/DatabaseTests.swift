@@ -1,4 +1,5 @@
 import Foundation
+import ProjectorCore
 import SQLiteStore
 import TestSupport
 import Testing

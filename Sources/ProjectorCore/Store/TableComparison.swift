@@ -38,4 +38,22 @@ public struct ReadModelDrift: Codable, Sendable, Equatable {
         self.missingCount = missingCount
         self.unexpectedCount = unexpectedCount
     }
+
+    /// The drift of `table`, from what the store counts and samples: the rows the recompute has
+    /// that the live model lacks (`missing`) and, `bothWays`, the rows only the live model has.
+    public static func comparing<E: Error>(
+        _ table: String, bothWays: Bool, missing: () throws(E) -> (count: Int, sample: [String]),
+        unexpected: () throws(E) -> (count: Int, sample: [String])
+    ) throws(E) -> ReadModelDrift {
+        let lacking = try missing()
+        var drift = ReadModelDrift(
+            table: table, missingOrDifferent: lacking.sample, unexpected: [], missingCount: lacking.count,
+            unexpectedCount: 0)
+        if bothWays {
+            let extra = try unexpected()
+            drift.unexpected = extra.sample
+            drift.unexpectedCount = extra.count
+        }
+        return drift
+    }
 }
