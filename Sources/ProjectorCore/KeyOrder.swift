@@ -12,15 +12,15 @@ public enum KeyOrder {
         return Int(text)
     }
 
-    /// Integer keys first, in numeric order, then the others in byte order.
-    public static func sorted(_ keys: some Sequence<String>) -> [String] {
-        keys.map { (canonicalInteger($0), $0) }.sorted { a, b in
-            switch (a.0, b.0) {
-            case (let x?, let y?): return x < y
-            case (nil, nil): return a.1 < b.1
-            case (_?, nil): return true
-            case (nil, _?): return false
-            }
-        }.map(\.1)
+    /// Whether key `a` runs before key `b`, each with its `canonicalInteger`: integer keys first,
+    /// in numeric order, then the others in byte order.
+    @inlinable
+    public static func precedes(_ a: (number: Int?, key: String), _ b: (number: Int?, key: String)) -> Bool {
+        switch (a.number, b.number) {
+        case (let x?, let y?): return x < y
+        case (nil, nil): return a.key < b.key
+        case (_?, nil): return true
+        case (nil, _?): return false
+        }
     }
 }

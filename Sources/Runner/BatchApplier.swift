@@ -198,15 +198,10 @@ struct BatchApplier {
         let numbers = indices.map { KeyOrder.canonicalInteger(batch.keyed[$0].key) }
         var order = Array(indices.indices)
         order.sort { a, b in
-            switch (numbers[a], numbers[b]) {
-            case (let x?, let y?): return x != y ? x < y : a < b
-            case (nil, nil):
-                let left = batch.keyed[indices[a]].key
-                let right = batch.keyed[indices[b]].key
-                return left != right ? left < right : a < b
-            case (_?, nil): return true
-            case (nil, _?): return false
-            }
+            let left = (number: numbers[a], key: batch.keyed[indices[a]].key)
+            let right = (number: numbers[b], key: batch.keyed[indices[b]].key)
+            // Entries of one key keep their journal order.
+            return KeyOrder.precedes(left, right) || (!KeyOrder.precedes(right, left) && a < b)
         }
         let sorted = order.map { indices[$0] }
         var runs: [(key: String, entries: ArraySlice<Int>)] = []
