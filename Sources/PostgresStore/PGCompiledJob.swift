@@ -139,16 +139,20 @@ final class PGCompiledJob: CompiledJobStatements {
     }
 
     static func text(_ span: ByteSpan?, _ kind: JSONKind, _ base: UnsafeRawPointer) -> String? {
-        guard let span, kind != .null else { return nil }
-        if span.escaped { return JSONText.decodeString(base, span) }
-        return String(decoding: UnsafeRawBufferPointer(start: base + span.start, count: span.count), as: UTF8.self)
+        parameter(FieldText.string(span, kind, in: base))
     }
 
     static func json(_ span: ByteSpan?, _ kind: JSONKind, _ base: UnsafeRawPointer) -> String? {
-        guard let span else { return nil }
-        let start = kind == .string ? span.start - 1 : span.start
-        let end = kind == .string ? span.end + 1 : span.end
-        return String(decoding: UnsafeRawBufferPointer(start: base + start, count: end - start), as: UTF8.self)
+        parameter(FieldText.json(span, kind, in: base))
+    }
+
+    /// A field's text as a text parameter (nil is NULL).
+    static func parameter(_ text: FieldText) -> String? {
+        switch text {
+        case .null: nil
+        case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
+        case .decoded(let string): string
+        }
     }
 
     /// The tables a job's `@setup` creates (`CREATE [UNLOGGED] TABLE [IF NOT EXISTS] name`), as

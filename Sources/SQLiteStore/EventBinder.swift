@@ -64,16 +64,7 @@ package enum EventBinder {
     static func bindString(
         _ span: ByteSpan?, _ kind: JSONKind, _ line: UnsafeRawPointer, _ statement: Statement, _ index: Int32
     ) throws(SQLiteError) {
-        guard let span, kind != .null else {
-            try statement.bindNull(at: index)
-            return
-        }
-        if span.escaped {
-            try statement.bind(text: JSONText.decodeString(line, span), at: index)
-        } else {
-            try statement.bind(
-                borrowedText: UnsafeRawBufferPointer(start: line + span.start, count: span.count), at: index)
-        }
+        try bind(FieldText.string(span, kind, in: line), statement, index)
     }
 
     /// Binds a JSON value as its original text (strings keep their quotes), usable with SQLite's JSON functions.
@@ -81,12 +72,16 @@ package enum EventBinder {
     static func bindJSON(
         _ span: ByteSpan?, _ kind: JSONKind, _ line: UnsafeRawPointer, _ statement: Statement, _ index: Int32
     ) throws(SQLiteError) {
-        guard let span else {
-            try statement.bindNull(at: index)
-            return
+        try bind(FieldText.json(span, kind, in: line), statement, index)
+    }
+
+    /// Binds a field's text: borrowed from the line when it can be.
+    @inline(__always)
+    static func bind(_ text: FieldText, _ statement: Statement, _ index: Int32) throws(SQLiteError) {
+        switch text {
+        case .null: try statement.bindNull(at: index)
+        case .bytes(let bytes): try statement.bind(borrowedText: bytes, at: index)
+        case .decoded(let string): try statement.bind(text: string, at: index)
         }
-        let start = kind == .string ? span.start - 1 : span.start
-        let end = kind == .string ? span.end + 1 : span.end
-        try statement.bind(borrowedText: UnsafeRawBufferPointer(start: line + start, count: end - start), at: index)
     }
 }

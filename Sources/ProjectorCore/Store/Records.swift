@@ -291,6 +291,34 @@ public struct EventLine {
     }
 }
 
+/// A field of an event as a job's parameter holds it, the same on every store: absent or JSON
+/// `null` is NULL, a plain string or other value its bytes in the line, an escaped string its
+/// unescaped text.
+package enum FieldText {
+    case null
+    /// Borrowed from the line: valid while the line is.
+    case bytes(UnsafeRawBufferPointer)
+    case decoded(String)
+
+    /// A string field (`:id`, `:type`, …): the text between the quotes, unescaped.
+    @inlinable
+    package static func string(_ span: ByteSpan?, _ kind: JSONKind, in line: UnsafeRawPointer) -> FieldText {
+        guard let span, kind != .null else { return .null }
+        if span.escaped { return .decoded(JSONText.decodeString(line, span)) }
+        return .bytes(UnsafeRawBufferPointer(start: line + span.start, count: span.count))
+    }
+
+    /// A JSON field (`:data`, `:metadata`): its original text, a string's quotes included, for the
+    /// database's JSON functions.
+    @inlinable
+    package static func json(_ span: ByteSpan?, _ kind: JSONKind, in line: UnsafeRawPointer) -> FieldText {
+        guard let span else { return .null }
+        let start = kind == .string ? span.start - 1 : span.start
+        let end = kind == .string ? span.end + 1 : span.end
+        return .bytes(UnsafeRawBufferPointer(start: line + start, count: end - start))
+    }
+}
+
 /// What swapping a rebuilt read model in replaced: the job's tables and its new checkpoint's position.
 public struct ReadModelSwap: Sendable, Equatable {
     public var tables: [String]
