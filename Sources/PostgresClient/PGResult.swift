@@ -81,3 +81,18 @@ public struct PGRow {
         result.columnIndex(named: name).flatMap { string($0) }
     }
 }
+
+/// `bytea` in its text form (`\x` and two hex digits a byte), as a text parameter or a `COPY`
+/// field takes it; `PGRow.bytes` reads it back.
+public enum PGBytea {
+    public static func text(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
+        text.reserveCapacity(2 + bytes.count * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

@@ -72,7 +72,7 @@ extension PGStore {
             INSERT INTO \(table("webhook_outbox"))(message_id, endpoint, job, run_id, body, state, created_at,
                 next_attempt_at)
             VALUES($1, $2, $3, $4, $5, $6, $7, $7)
-            """, [messageID, endpoint, job, runID.parameter, Self.hex(body), state.rawValue, now.parameter])
+            """, [messageID, endpoint, job, runID.parameter, PGBytea.text(body), state.rawValue, now.parameter])
     }
 
     public func dueDeliveries(now: Double, limit: Int) throws(StoreError) -> [OutboxRow] {

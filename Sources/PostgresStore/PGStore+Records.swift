@@ -109,7 +109,7 @@ extension PGStore {
                 """,
                 [
                     reject.position.parameter, reject.job ?? "", reject.length.parameter, reject.reason.code,
-                    reject.reason.description.withoutNUL, Self.hex(reject.excerpt), now.parameter, runID.parameter,
+                    reject.reason.description.withoutNUL, PGBytea.text(reject.excerpt), now.parameter, runID.parameter,
                 ])
             new.append(result.affectedRows == 1)
         }

@@ -47,7 +47,7 @@ extension PGStore {
                     """,
                     [
                         chunk.parameter, row.firstPosition.parameter, row.lastPosition.parameter, row.ids.parameter,
-                        total.parameter, row.occurredFrom?.parameter, occurred?.parameter, Self.hex(row.pairs),
+                        total.parameter, row.occurredFrom?.parameter, occurred?.parameter, PGBytea.text(row.pairs),
                     ])
             } else {
                 try run(
@@ -58,7 +58,7 @@ extension PGStore {
                     """,
                     [
                         row.firstPosition.parameter, row.lastPosition.parameter, row.ids.parameter, total.parameter,
-                        row.occurredFrom?.parameter, occurred?.parameter, Self.hex(row.pairs),
+                        row.occurredFrom?.parameter, occurred?.parameter, PGBytea.text(row.pairs),
                     ])
             }
         }

@@ -241,17 +241,6 @@ public final class PGStore: ProjectionStore {
     /// `name` as a quoted SQL identifier.
     public static func quote(_ name: String) -> String { SQLText.quotedIdentifier(name) }
 
-    /// A `bytea` value as a text parameter (hex form).
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = [UInt8(ascii: "\\"), UInt8(ascii: "x")]
-        text.reserveCapacity(2 + bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
 }
 
 extension Double {

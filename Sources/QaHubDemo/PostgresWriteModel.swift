@@ -113,13 +113,7 @@ public enum PostgresWriteModel {
         case .integer(let value): return String(value)
         case .real(let value): return String(value)
         case .text(let value): return value
-        case .blob(let bytes): return "\\x" + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        case .blob(let bytes): return PGBytea.text(bytes)
         }
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
