@@ -63,12 +63,24 @@ final class Fixture {
     func append(_ lines: String...) throws { try workspace.append(lines: lines) }
 
     func ping(_ key: String, id: String? = nil, n: Int = 0, type: String = "PING") -> String {
+        Self.ping(key, id: id, n: n, type: type)
+    }
+
+    /// A PING (or `type`) event of aggregate `key`, whose data names `key` as its target.
+    static func ping(_ key: String, id: String? = nil, n: Int = 0, type: String = "PING") -> String {
         Events.line(type: type, aggregateId: key, id: id, data: #"{"n":\#(n),"target":"\#(key)"}"#)
     }
 
     @discardableResult
     func run(_ configure: (inout RunOptions) -> Void = { _ in }) throws(RunError) -> RunReport {
-        var options = self.options
+        try Self.run(options, clock: clock, configure)
+    }
+
+    /// A run in this process with `options` as `configure` changes them, logging nothing.
+    static func run(
+        _ options: RunOptions, clock: any WallClock, _ configure: (inout RunOptions) -> Void
+    ) throws(RunError) -> RunReport {
+        var options = options
         configure(&options)
         var logger = Logger(label: "test")
         logger.logLevel = .critical

@@ -58,16 +58,12 @@ final class PostgresFixture {
     func append(_ lines: String...) throws { try workspace.append(lines: lines) }
 
     func ping(_ key: String, id: String? = nil, n: Int = 0, type: String = "PING") -> String {
-        Events.line(type: type, aggregateId: key, id: id, data: #"{"n":\#(n),"target":"\#(key)"}"#)
+        Fixture.ping(key, id: id, n: n, type: type)
     }
 
     @discardableResult
     func run(_ configure: (inout RunOptions) -> Void = { _ in }) throws(RunError) -> RunReport {
-        var options = self.options
-        configure(&options)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return try ProjectionRun(options: options, logger: logger, clock: clock).execute()
+        try Fixture.run(options, clock: clock, configure)
     }
 
     func rows(_ sql: String) throws -> [[String]] {
