@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import PostgresClient
 import ProjectorCore
 import Runner
