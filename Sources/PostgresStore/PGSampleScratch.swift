@@ -12,16 +12,14 @@ public final class PGSampleScratch: KeyRecomputation {
     /// The tables `@setup` created, listed on first use.
     private var tables: [String]?
 
-    /// The schema holding the key-by-key result while the batch form runs.
-    static func perKeySchema(for job: String) -> String { "projector_per_key_\(job)" }
-
     /// Opens the transaction on `connection` (its own: the transaction ends with it) and runs the
     /// job's `@setup` in the scratch schema.
-    public init(_ job: JobDefinition, connection: PGConnection) throws(JobFileErrors) {
-        scratch = "projector_sample_\(job.name)"
+    public init(_ job: JobDefinition, connection: PGConnection, runnerSchema: PGRunnerSchema) throws(JobFileErrors) {
+        scratch = runnerSchema.sample(of: job.name)
         do throws(PGError) {
             try connection.execute("BEGIN")
-            store = try PGStore.rebuildScratch(connection: connection, job: job.name, scratch: scratch)
+            store = try PGStore.rebuildScratch(
+                connection: connection, job: job.name, scratch: scratch, runnerSchema: runnerSchema)
         } catch {
             throw JobFileErrors([JobFileError(file: job.file, line: 1, message: error.message)])
         }
@@ -45,7 +43,7 @@ public final class PGSampleScratch: KeyRecomputation {
     public func compareRefreshForms(keys: [String], batchSize: Int) throws(StoreError) -> [ReadModelDrift] {
         guard compiled.refreshesInBatches else { return [] }
         let tables = try readModelTables()
-        let perKey = PGStore.quote(Self.perKeySchema(for: compiled.definition.name))
+        let perKey = PGStore.quote(store.runnerSchema.perKey(of: compiled.definition.name))
         try empty(tables)
         for key in keys { try compiled.refresh(key: key) }
         try store.execute("CREATE SCHEMA IF NOT EXISTS \(perKey)")

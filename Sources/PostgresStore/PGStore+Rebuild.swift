@@ -2,39 +2,32 @@ public import PostgresClient
 public import ProjectorCore
 
 /// A rebuild without downtime on PostgreSQL: the job's read model is built in a scratch schema
-/// of its own (`projector_rebuild_<job>`, first in the build's search path, so the job's
+/// of its own (`<schema>_rebuild_<job>`, first in the build's search path, so the job's
 /// unqualified tables land there while the write model and other jobs' tables stay reachable),
-/// with the build's checkpoint and failures in another (`projector_rebuilding_<job>`); then one
+/// with the build's checkpoint and failures in another (`<schema>_rebuilding_<job>`); then one
 /// transaction moves the scratch tables into the live schema in place of the old ones.
 extension PGStore {
-    /// The schema a rebuild of `job` builds the job's tables in.
-    public static func rebuildSchema(for job: String) -> String { "projector_rebuild_\(job)" }
-
-    /// The schema holding the runner's tables of a rebuild of `job` (its checkpoint, failures).
-    public static func rebuildStateSchema(for job: String) -> String { "projector_rebuilding_\(job)" }
-
     /// A store for the scratch build of `job` on `connection`: the runner's tables in the build's
-    /// state schema, the scratch schema (`rebuildSchema` unless given; created when missing) first in the search path, the rest
-    /// of the search path as a live run has it.
+    /// state schema, the scratch schema (the rebuild's unless given; created when missing) first in
+    /// the search path, the rest of the search path as a live run has it.
     public static func rebuildScratch(
-        connection: PGConnection, job: String, scratch: String? = nil, liveSchema: String = "projector"
+        connection: PGConnection, job: String, scratch: String? = nil, runnerSchema: PGRunnerSchema
     ) throws(PGError) -> PGStore {
-        try keepJobsOut(of: liveSchema, connection: connection)
-        let scratch = scratch ?? rebuildSchema(for: job)
+        try keepJobsOut(of: runnerSchema.name, connection: connection)
+        let scratch = scratch ?? runnerSchema.rebuild(of: job)
         try connection.execute("CREATE SCHEMA IF NOT EXISTS \(quote(scratch))")
         try connection.query(
             "SELECT set_config('search_path', $1 || ', ' || current_setting('search_path'), false)", [quote(scratch)])
-        return try PGStore(connection: connection, schema: rebuildStateSchema(for: job))
+        return try PGStore(
+            connection: connection, tablesIn: runnerSchema.rebuilding(of: job), runnerSchema: runnerSchema)
     }
-
-    /// The longest job name whose scratch schemas' names fit PostgreSQL's identifiers (63 bytes:
-    /// a longer name would be cut, and two jobs could share a schema).
-    public static let longestRebuiltJobName = 63 - "projector_rebuilding_".utf8.count
 
     /// Takes the advisory lock of the rebuilds of `job` on `connection` (held until it closes):
     /// false when another connection holds it. Two builds never share a scratch schema.
-    public static func tryLockRebuild(of job: String, connection: PGConnection) throws(PGError) -> Bool {
-        try connection.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [rebuildSchema(for: job)])
+    public static func tryLockRebuild(
+        of job: String, runnerSchema: PGRunnerSchema, connection: PGConnection
+    ) throws(PGError) -> Bool {
+        try connection.query("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [runnerSchema.rebuild(of: job)])
             .first?.bool(0) == true
     }
 
@@ -42,13 +35,13 @@ extension PGStore {
     public func hasRebuild(of job: String) throws(StoreError) -> Bool {
         let rows = try run(
             "SELECT count(*) FROM pg_namespace WHERE nspname IN ($1, $2)",
-            [Self.rebuildSchema(for: job), Self.rebuildStateSchema(for: job)])
+            [runnerSchema.rebuild(of: job), runnerSchema.rebuilding(of: job)])
         return (rows.first?.int(0) ?? 0) > 0
     }
 
     /// The fingerprint of `job`'s checkpoint in its rebuild (nil: no checkpoint yet).
     public func rebuildFingerprint(of job: String) throws(StoreError) -> String? {
-        let state = Self.rebuildStateSchema(for: job)
+        let state = runnerSchema.rebuilding(of: job)
         let exists = try run("SELECT to_regclass($1) IS NOT NULL", [Self.quote(state) + ".checkpoints"])
         guard exists.first?.bool(0) == true else { return nil }
         return try run("SELECT fingerprint FROM \(Self.quote(state)).checkpoints WHERE job = $1", [job])
@@ -58,8 +51,8 @@ extension PGStore {
     /// Drops what a rebuild of `job` left behind (both its schemas).
     public func discardRebuild(of job: String) throws(StoreError) {
         try execute(
-            "DROP SCHEMA IF EXISTS \(Self.quote(Self.rebuildSchema(for: job))) CASCADE; "
-                + "DROP SCHEMA IF EXISTS \(Self.quote(Self.rebuildStateSchema(for: job))) CASCADE")
+            "DROP SCHEMA IF EXISTS \(Self.quote(runnerSchema.rebuild(of: job))) CASCADE; "
+                + "DROP SCHEMA IF EXISTS \(Self.quote(runnerSchema.rebuilding(of: job))) CASCADE")
     }
 
     /// In one transaction: drops the job's live tables (and views and functions its `@setup`
@@ -72,8 +65,8 @@ extension PGStore {
     public func rebuildSwap(
         job: String, also: (Int) throws(StoreError) -> Void
     ) throws(StoreError) -> ReadModelSwap {
-        let scratch = Self.rebuildSchema(for: job)
-        let state = Self.quote(Self.rebuildStateSchema(for: job))
+        let scratch = runnerSchema.rebuild(of: job)
+        let state = Self.quote(runnerSchema.rebuilding(of: job))
         return try transaction { () throws(StoreError) in
             let relations = try run(
                 """

@@ -7,8 +7,11 @@ public import ProjectorCore
 /// the caller's transaction. libpq's errors become `StoreError`s at this boundary.
 public final class PGStore: ProjectionStore {
     public let connection: PGConnection
-    /// The schema of the runner's tables, quoted.
+    /// The schema of the runner's tables, quoted (a rebuild's state schema for a rebuild's store).
     let schema: String
+    /// The runner's schema of the installation: where a live run keeps its tables, and what the
+    /// scratch schemas and advisory locks are named after.
+    public let runnerSchema: PGRunnerSchema
     /// Statements prepared on the connection, by their SQL.
     var prepared: [String: String] = [:]
     /// How many job statements have been prepared on the connection (each gets a name of its own).
@@ -36,11 +39,19 @@ public final class PGStore: ProjectionStore {
 
     public var dialect: SQLDialect { .postgres }
 
-    /// A store on `connection`, whose search path it sets (`keepingJobsOutOf`).
-    public init(connection: PGConnection, schema: String = "projector") throws(PGError) {
+    /// A store on `connection` with the runner's tables in `schema`; sets the connection's search
+    /// path (`keepJobsOut`).
+    public convenience init(connection: PGConnection, schema: PGRunnerSchema = .standard) throws(PGError) {
+        try self.init(connection: connection, tablesIn: schema.name, runnerSchema: schema)
+        try Self.keepJobsOut(of: schema.name, connection: connection)
+    }
+
+    /// A store on `connection` with the runner's tables in `tablesIn`, of the installation whose
+    /// schema is `runnerSchema` (a rebuild's state schema, say); leaves the search path alone.
+    init(connection: PGConnection, tablesIn: String, runnerSchema: PGRunnerSchema) throws(PGError) {
         self.connection = connection
-        self.schema = Self.quote(schema)
-        try Self.keepJobsOut(of: schema, connection: connection)
+        self.schema = Self.quote(tablesIn)
+        self.runnerSchema = runnerSchema
     }
 
     /// Takes the runner's schema out of the session's search path, so that a job's unqualified

@@ -4,8 +4,9 @@ import ProjectorCore
 public struct FailureAdmin {
     let store: any OperatorStore
 
-    public init(databasePath: String) throws(RunError) {
-        store = try Stores.administered(path: databasePath)
+    /// Opens the database at `databasePath` (on PostgreSQL, the runner's tables in `postgresSchema`).
+    public init(databasePath: String, postgresSchema: String = "projector") throws(RunError) {
+        store = try Stores.administered(path: databasePath, schema: postgresSchema)
     }
 
     public struct Listing: Codable, Sendable {

@@ -94,9 +94,10 @@ public enum JournalMaintenance {
                 "prune works on a directory of segments; \(options.journalPath) is a single file (rotate it by hand)")
         }
         var needed = journal.end
-        guard try Stores.hasRunnerTables(options.databasePath) else { return [] }
+        guard try Stores.hasRunnerTables(options.databasePath, schema: options.postgresSchema) else { return [] }
         let store = try Stores.open(
-            path: options.databasePath, readOnly: true, busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
+            path: options.databasePath, schema: options.postgresSchema, readOnly: true,
+            busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
         do throws(StoreError) {
             let checkpoints = try store.checkpoints()
             for job in catalog.jobs {

@@ -9,8 +9,9 @@ import ProjectorCore
 /// kept in the database so they survive runs, gauges read fresh, written atomically by rename.
 public enum Metrics {
     /// Adds a finished run to the persistent counters (call after the run's work committed).
-    public static func record(_ report: RunReport, exitCode: Int32, databasePath: String, now: Double) throws(RunError)
-    {
+    public static func record(
+        _ report: RunReport, exitCode: Int32, databasePath: String, postgresSchema: String, now: Double
+    ) throws(RunError) {
         let d = report.deliveries
         var setting = [
             MetricSample("projector_last_run_duration_seconds", report.duration),
@@ -18,7 +19,7 @@ public enum Metrics {
             MetricSample("projector_last_run_timestamp_seconds", now),
         ]
         if report.outcome.isClean { setting.append(MetricSample("projector_last_success_timestamp_seconds", now)) }
-        let store = try Stores.open(path: databasePath)
+        let store = try Stores.open(path: databasePath, schema: postgresSchema)
         do throws(StoreError) {
             try store.updateMetrics(
                 adding: [
@@ -41,8 +42,10 @@ public enum Metrics {
     }
 
     /// Renders the textfile: the stored counters plus gauges from the status.
-    public static func render(databasePath: String, status: StatusReport) throws(RunError) -> String {
-        let store = try Stores.open(path: databasePath, readOnly: true)
+    public static func render(
+        databasePath: String, postgresSchema: String, status: StatusReport
+    ) throws(RunError) -> String {
+        let store = try Stores.open(path: databasePath, schema: postgresSchema, readOnly: true)
         let stored: [MetricSample]
         do throws(StoreError) {
             stored = try store.storedMetrics()

@@ -16,9 +16,12 @@ public struct MetricsFile: Sendable {
         guard !report.dryRun else { return }
         do throws(RunError) {
             try Metrics.record(
-                report, exitCode: exitCode(report.outcome), databasePath: options.databasePath, now: clock.now())
+                report, exitCode: exitCode(report.outcome), databasePath: options.databasePath,
+                postgresSchema: options.postgresSchema, now: clock.now())
             let status = try StatusReport.load(options: options)
-            try Metrics.write(try Metrics.render(databasePath: options.databasePath, status: status), to: path)
+            let text = try Metrics.render(
+                databasePath: options.databasePath, postgresSchema: options.postgresSchema, status: status)
+            try Metrics.write(text, to: path)
         } catch {
             logger.error("cannot write metrics", metadata: ["error": "\(error)"])
         }

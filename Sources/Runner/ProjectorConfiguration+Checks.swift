@@ -1,4 +1,5 @@
 import Foundation
+import PostgresStore
 import ProjectorCore
 
 extension ProjectorConfiguration {
@@ -27,6 +28,9 @@ extension ProjectorConfiguration {
         }
         if let depth = postgresPipelineDepth, depth < 1 {
             problems.append("postgresPipelineDepth: must be a number of statements, 1 or more (got \(depth))")
+        }
+        if let schema = postgresSchema, let problem = PGRunnerSchema.problem(with: schema) {
+            problems.append("postgresSchema: \(problem)")
         }
         for (name, endpoint) in (webhooks ?? [:]).sorted(by: { $0.key < $1.key }) {
             problems += endpoint.unknownKeys

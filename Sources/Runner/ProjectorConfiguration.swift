@@ -35,6 +35,8 @@ public struct ProjectorConfiguration: Decodable, Sendable {
     /// On PostgreSQL, how many statements an optimistic batch sends per round trip (1000 when
     /// absent; 1 sends each statement on its own, as without pipelining).
     public var postgresPipelineDepth: Int?
+    /// On PostgreSQL, the schema of the runner's tables ("projector" when absent).
+    public var postgresSchema: String?
     /// The directory relative paths in the file resolve against ("" for the working directory).
     public var directory = ""
     /// Keys of the file's top-level object that mean nothing here.
@@ -79,7 +81,7 @@ public struct ProjectorConfiguration: Decodable, Sendable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case database, journal, jobsDir, attach, webhooks, webhookBudgetSeconds, duplicateWindowHours,
-            duplicateWindowEvents, retentionDays, postgresPipelineDepth
+            duplicateWindowEvents, retentionDays, postgresPipelineDepth, postgresSchema
     }
 
     public init() {}
@@ -97,6 +99,7 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         duplicateWindowEvents = try c.decodeIfPresent(Int.self, forKey: .duplicateWindowEvents)
         retentionDays = try c.decodeIfPresent(Double.self, forKey: .retentionDays)
         postgresPipelineDepth = try c.decodeIfPresent(Int.self, forKey: .postgresPipelineDepth)
+        postgresSchema = try c.decodeIfPresent(String.self, forKey: .postgresSchema)
     }
 
     /// Reads and checks a configuration file; errors name the file and the line and column or the

@@ -33,7 +33,9 @@ public struct Rebuild {
 
     /// The scratch database a job is rebuilt into (on PostgreSQL, the schema of its tables).
     public func scratchPath(_ job: String) -> String {
-        if options.postgresConnection != nil { return PGStore.rebuildSchema(for: job) }
+        if options.postgresConnection != nil {
+            return (PGRunnerSchema(options.postgresSchema) ?? .standard).rebuild(of: job)
+        }
         return options.databasePath + ".rebuild-\(job).db"
     }
 
@@ -172,24 +174,26 @@ public struct Rebuild {
     /// of the job meanwhile exits 75 instead of building into the same schemas.
     func scratchLock(_ job: String) throws(RunError) -> PGConnection? {
         guard let conninfo = options.postgresConnection else { return nil }
-        try Self.checkScratchName(job)
+        let schema = try StoreOpening.runnerSchema(options.postgresSchema)
+        try Self.checkScratchName(job, schema: schema)
         let connection = try StoreOpening.connect(conninfo)
         do throws(PGError) {
-            if try PGStore.tryLockRebuild(of: job, connection: connection) { return connection }
+            if try PGStore.tryLockRebuild(of: job, runnerSchema: schema, connection: connection) { return connection }
         } catch {
             throw StoreOpening.postgresError(error, conninfo: conninfo)
         }
         throw .lockHeld(
-            path: "(the PostgreSQL advisory lock of \(PGStore.rebuildSchema(for: job)))",
+            path: "(the PostgreSQL advisory lock of \(schema.rebuild(of: job)))",
             holder: "another rebuild or verify of \(job)", waited: nil)
     }
 
     /// On PostgreSQL a job's scratch schemas are named after it: a name too long for them is refused.
-    static func checkScratchName(_ job: String) throws(RunError) {
-        guard job.utf8.count > PGStore.longestRebuiltJobName else { return }
+    static func checkScratchName(_ job: String, schema: PGRunnerSchema) throws(RunError) {
+        guard job.utf8.count > schema.longestScratchJobName else { return }
         throw .configuration(
             "job '\(job)': on PostgreSQL, rebuild and verify need a job name of at most "
-                + "\(PGStore.longestRebuiltJobName) bytes (its scratch schemas are named after it); rename the job file"
+                + "\(schema.longestScratchJobName) bytes (its scratch schemas, \(schema.rebuilding(of: "<job>")), are "
+                + "named after it); rename the job file"
         )
     }
 
@@ -217,7 +221,7 @@ public struct Rebuild {
     /// Runs `body` on a store of the live PostgreSQL database at `conninfo`.
     @discardableResult
     func onPostgres<T>(_ conninfo: String, _ body: (PGStore) throws(StoreError) -> T) throws(RunError) -> T {
-        let store = try StoreOpening.postgresStore(conninfo)
+        let store = try StoreOpening.postgresStore(conninfo, schema: options.postgresSchema)
         return try onStore { () throws(StoreError) in try body(store) }
     }
 

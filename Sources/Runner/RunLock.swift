@@ -1,5 +1,6 @@
 public import Logging
 import PostgresClient
+import PostgresStore
 import ProjectorCore
 
 #if canImport(Glibc)
@@ -38,15 +39,13 @@ public final class RunLock: @unchecked Sendable {
         }
     }
 
-    /// The advisory lock's two keys: "projector" and "run" as 32-bit integers.
-    static let advisoryKeys: (Int32, Int32) = (0x7072_6f6a, 0x0072_756e)
-
     /// Takes PostgreSQL's advisory lock on a connection of its own, waiting as the file lock does.
     init(
         postgres conninfo: String, options: RunOptions, wait: Bool, timeout: Double?,
         shouldStop: (@Sendable () -> Bool)?, logger: Logger
     ) throws(RunError) {
         try StoreOpening.checkPostgres(conninfo, options: options)
+        let keys = try StoreOpening.runnerSchema(options.postgresSchema).runLockKeys
         path = "(the PostgreSQL advisory lock of \(PGConnectionString.redacted(conninfo)))"
         fd = -1
         var lockOptions = PGConnection.Options()
@@ -57,7 +56,7 @@ public final class RunLock: @unchecked Sendable {
         while true {
             let attempt: (taken: Bool, holder: String?)
             do throws(PGError) {
-                attempt = try Self.tryAdvisoryLock(connection)
+                attempt = try Self.tryAdvisoryLock(keys, on: connection)
             } catch {
                 throw StoreOpening.postgresError(error, conninfo: conninfo)
             }
@@ -146,18 +145,20 @@ public final class RunLock: @unchecked Sendable {
 }
 
 extension RunLock {
-    /// Takes the advisory lock if it is free, else says who holds it ("backend PID 4242 from
-    /// 10.0.0.5 (since …)"; nil when it let go meanwhile).
-    static func tryAdvisoryLock(_ connection: PGConnection) throws(PGError) -> (taken: Bool, holder: String?) {
-        let keys = "\(advisoryKeys.0), \(advisoryKeys.1)"
-        if try connection.query("SELECT pg_try_advisory_lock(\(keys))").first?.bool(0) == true { return (true, nil) }
+    /// Takes the advisory lock `keys` (the runner schema's) if it is free, else says who holds it
+    /// ("backend PID 4242 from 10.0.0.5 (since …)"; nil when it let go meanwhile).
+    static func tryAdvisoryLock(
+        _ keys: (Int32, Int32), on connection: PGConnection
+    ) throws(PGError) -> (taken: Bool, holder: String?) {
+        let pair = "\(keys.0), \(keys.1)"
+        if try connection.query("SELECT pg_try_advisory_lock(\(pair))").first?.bool(0) == true { return (true, nil) }
         let holder = try connection.query(
             """
             SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid)
             WHERE l.locktype = 'advisory' AND l.granted
                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                AND l.classid = \(advisoryKeys.0)
-                AND l.objid = \(advisoryKeys.1) AND l.objsubid = 2
+                AND l.classid = '\(UInt32(bitPattern: keys.0))'::oid
+                AND l.objid = '\(UInt32(bitPattern: keys.1))'::oid AND l.objsubid = 2
             """
         ).first.map { row in
             "backend PID \(row.string(0) ?? "?")\(row.string(1).map { " from \($0)" } ?? "") (since \(row.string(2) ?? "?"))"

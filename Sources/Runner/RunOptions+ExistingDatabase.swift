@@ -7,7 +7,7 @@ extension RunOptions {
     /// runner's tables: a database no run has used is 66 in the same words.
     public func requireExistingDatabase() throws(RunError) {
         if let conninfo = postgresConnection {
-            guard try Stores.hasRunnerTables(databasePath) else {
+            guard try Stores.hasRunnerTables(databasePath, schema: postgresSchema) else {
                 throw .missingPath(
                     what: "the database (no run has created it here)", path: PGConnectionString.redacted(conninfo))
             }

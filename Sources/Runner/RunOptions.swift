@@ -60,6 +60,9 @@ public struct RunOptions: Sendable {
     /// On PostgreSQL, statements per round trip in an optimistic batch (configuration
     /// `postgresPipelineDepth`; 1: each on its own).
     public var postgresPipelineDepth = 1000
+    /// On PostgreSQL, the schema of the runner's tables (configuration `postgresSchema`, flag
+    /// `--postgres-schema`): two installations in one database keep apart by their schemas.
+    public var postgresSchema = "projector"
     /// The most rows of each kind (runs, delivered notifications, rejects) one run prunes.
     public var pruneLimit = 1_000
     /// Set by `--watch`: a run that finds nothing to do shares one "idle" row with the idle runs

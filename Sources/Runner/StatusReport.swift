@@ -129,7 +129,7 @@ public struct StatusReport: Codable, Sendable {
         // On PostgreSQL the store answers nil when no run has created its tables.
         if options.postgresConnection != nil || FileSystem.exists(options.databasePath) {
             let store = try Stores.open(
-                path: options.databasePath, readOnly: true,
+                path: options.databasePath, schema: options.postgresSchema, readOnly: true,
                 busyTimeoutMilliseconds: options.busyTimeoutMilliseconds)
             do throws(StoreError) {
                 stored = try store.status() ?? StoreStatus()

@@ -55,13 +55,14 @@ enum StoreOpening {
     /// the same database (its own schema), or reached through the user's search path.
     static func openPostgres(_ conninfo: String, options: RunOptions) throws(RunError) -> any ProjectionStore {
         try checkPostgres(conninfo, options: options)
+        let schema = try runnerSchema(options.postgresSchema)
         let connection = try connect(conninfo)
         let store: PGStore
         do throws(PGError) {
             if let job = options.postgresRebuildJob {
-                store = try PGStore.rebuildScratch(connection: connection, job: job)
+                store = try PGStore.rebuildScratch(connection: connection, job: job, runnerSchema: schema)
             } else {
-                store = try PGStore(connection: connection)
+                store = try PGStore(connection: connection, schema: schema)
             }
         } catch {
             throw postgresError(error, conninfo: conninfo)
@@ -70,11 +71,19 @@ enum StoreOpening {
         return store
     }
 
-    /// A store on a new connection to `conninfo`, which must not carry a password.
-    static func postgresStore(_ conninfo: String) throws(RunError) -> PGStore {
+    /// The runner's schema named `name` (`postgresSchema`), or why it cannot be one.
+    static func runnerSchema(_ name: String) throws(RunError) -> PGRunnerSchema {
+        if let schema = PGRunnerSchema(name) { return schema }
+        throw .configuration("postgresSchema: \(PGRunnerSchema.problem(with: name) ?? "is not a schema name")")
+    }
+
+    /// A store on a new connection to `conninfo`, which must not carry a password, with the
+    /// runner's tables in the schema `schema`.
+    static func postgresStore(_ conninfo: String, schema: String) throws(RunError) -> PGStore {
+        let runnerSchema = try runnerSchema(schema)
         let connection = try connect(conninfo)
         do throws(PGError) {
-            return try PGStore(connection: connection)
+            return try PGStore(connection: connection, schema: runnerSchema)
         } catch {
             throw postgresError(error, conninfo: conninfo)
         }
@@ -125,4 +134,10 @@ enum StoreOpening {
             return .from(failure)
         }
     }
+}
+
+extension RunOptions {
+    /// What is wrong with `name` as the runner's PostgreSQL schema (`postgresSchema`), nil when
+    /// nothing is.
+    public static func postgresSchemaProblem(_ name: String) -> String? { PGRunnerSchema.problem(with: name) }
 }

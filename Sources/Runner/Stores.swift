@@ -7,13 +7,14 @@ import SQLiteStore
 /// verify): the database alone, without the jobs' attached databases (on PostgreSQL, a connection
 /// of its own). A run opens its own through `StoreOpening`.
 enum Stores {
-    /// The database at `path`; `readOnly` for the commands that only look (SQLite).
+    /// The database at `path` (on PostgreSQL, with the runner's tables in `schema`); `readOnly`
+    /// for the commands that only look (SQLite).
     static func open(
-        path: String, readOnly: Bool = false,
+        path: String, schema: String, readOnly: Bool = false,
         busyTimeoutMilliseconds: Int32 = Database.Options().busyTimeoutMilliseconds
     ) throws(RunError) -> any OperatorStore {
         if let conninfo = RunOptions.postgresConnection(path) {
-            return try StoreOpening.postgresStore(conninfo)
+            return try StoreOpening.postgresStore(conninfo, schema: schema)
         }
         var databaseOptions = Database.Options()
         databaseOptions.readOnly = readOnly
@@ -27,9 +28,9 @@ enum Stores {
 
     /// Whether the runner's tables exist in the database at `path`: the SQLite file exists, or a
     /// run has created the runner's schema in the PostgreSQL database.
-    static func hasRunnerTables(_ path: String) throws(RunError) -> Bool {
+    static func hasRunnerTables(_ path: String, schema: String) throws(RunError) -> Bool {
         guard let conninfo = RunOptions.postgresConnection(path) else { return FileSystem.exists(path) }
-        let store = try StoreOpening.postgresStore(conninfo)
+        let store = try StoreOpening.postgresStore(conninfo, schema: schema)
         do throws(StoreError) {
             return try store.hasRunnerTables()
         } catch {
@@ -38,8 +39,8 @@ enum Stores {
     }
 
     /// The database at `path`, with the runner's tables created when missing.
-    static func administered(path: String) throws(RunError) -> any OperatorStore {
-        let store = try open(path: path)
+    static func administered(path: String, schema: String) throws(RunError) -> any OperatorStore {
+        let store = try open(path: path, schema: schema)
         do throws(StoreError) {
             // On PostgreSQL, `CREATE INDEX IF NOT EXISTS` waits for a run's open batch (and holds
             // up its next writes): a command beside a run creates nothing that is there already.
@@ -56,10 +57,11 @@ enum Stores {
     /// transaction of its own connection, never committed).
     static func keyRecomputation(_ job: JobDefinition, options: RunOptions) throws(RunError) -> any KeyRecomputation {
         if let conninfo = options.postgresConnection {
-            try Rebuild.checkScratchName(job.name)
+            let schema = try StoreOpening.runnerSchema(options.postgresSchema)
+            try Rebuild.checkScratchName(job.name, schema: schema)
             let connection = try StoreOpening.connect(conninfo)
             do throws(JobFileErrors) {
-                return try PGSampleScratch(job, connection: connection)
+                return try PGSampleScratch(job, connection: connection, runnerSchema: schema)
             } catch {
                 throw .jobs(error)
             }

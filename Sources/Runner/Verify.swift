@@ -71,7 +71,7 @@ public struct Verify {
         let lock = try rebuild.scratchLock(job)
         defer { withExtendedLifetime(lock) {} }
         let build = try rebuild.buildScratch(job: job)
-        let store = try Stores.open(path: options.databasePath)
+        let store = try Stores.open(path: options.databasePath, schema: options.postgresSchema)
         do throws(StoreError) {
             report.tables = try store.compareTables(withScratchAt: rebuild.scratchPath(job))
         } catch {

@@ -6,10 +6,11 @@ public import ProjectorCore
 public struct WebhookAdmin {
     let store: any OperatorStore
 
-    /// Opens the database at `databasePath`. Listing takes no lock (a run may be writing);
-    /// `retry` creates the runner's tables when missing, in its own transaction.
-    public init(databasePath: String) throws(RunError) {
-        store = try Stores.open(path: databasePath)
+    /// Opens the database at `databasePath` (on PostgreSQL, the runner's tables in
+    /// `postgresSchema`). Listing takes no lock (a run may be writing); `retry` creates the
+    /// runner's tables when missing, in its own transaction.
+    public init(databasePath: String, postgresSchema: String = "projector") throws(RunError) {
+        store = try Stores.open(path: databasePath, schema: postgresSchema)
     }
 
     /// The notifications `filter` selects.

@@ -91,7 +91,9 @@ struct FailuresCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
-            let rows: [FailureAdmin.Listing] = try FailureAdmin(databasePath: options.databasePath).list(
+            let rows: [FailureAdmin.Listing] = try FailureAdmin(
+                databasePath: options.databasePath, postgresSchema: options.postgresSchema
+            ).list(
                 job: job, state: state)
             if json {
                 print(try Output.json(rows))
@@ -124,8 +126,9 @@ struct FailuresCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
-            let count = try FailureAdmin(databasePath: options.databasePath).retry(
-                job: job, key: key, now: SystemClock().now())
+            let count = try FailureAdmin(databasePath: options.databasePath, postgresSchema: options.postgresSchema)
+                .retry(
+                    job: job, key: key, now: SystemClock().now())
             print("\(count) failure(s) will be retried by the next run")
         }
     }
@@ -151,7 +154,9 @@ struct FailuresCommand: ParsableCommand {
         func run() throws {
             let options = try store.runOptions()
             try store.requireExistingDatabase(options)
-            let discarded: [FailureAdmin.Discarded] = try FailureAdmin(databasePath: options.databasePath).discard(
+            let discarded: [FailureAdmin.Discarded] = try FailureAdmin(
+                databasePath: options.databasePath, postgresSchema: options.postgresSchema
+            ).discard(
                 job: job, key: key, onlyDead: allDead, dryRun: dryRun)
             if json {
                 print(try Output.json(discarded))

@@ -32,6 +32,13 @@ struct StoreOptions: ParsableArguments {
     var attach: [String] = []
 
     @Option(
+        name: .customLong("postgres-schema"),
+        help: """
+            On PostgreSQL, the schema of projector's own tables (env PROJECTOR_POSTGRES_SCHEMA; default projector).
+            """)
+    var postgresSchema: String?
+
+    @Option(
         name: .customLong("busy-timeout"),
         help: "Milliseconds to wait for a locked database before giving up (exit 75).")
     var busyTimeout: Int32 = 5000
@@ -48,6 +55,9 @@ struct StoreOptions: ParsableArguments {
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
+        }
+        if let postgresSchema, let problem = RunOptions.postgresSchemaProblem(postgresSchema) {
+            throw ValidationError("--postgres-schema \(problem)")
         }
     }
 
@@ -121,6 +131,12 @@ struct StoreOptions: ParsableArguments {
         options.duplicateWindow = file.duplicateWindow
         if let days = file.retentionDays { options.retentionDays = days }
         if let depth = file.postgresPipelineDepth { options.postgresPipelineDepth = depth }
+        if let schema = postgresSchema ?? environment["PROJECTOR_POSTGRES_SCHEMA"] ?? file.postgresSchema {
+            if let problem = RunOptions.postgresSchemaProblem(schema) {
+                throw RunError.configuration("PROJECTOR_POSTGRES_SCHEMA: \(problem)")
+            }
+            options.postgresSchema = schema
+        }
         return options
     }
 }

@@ -30,7 +30,9 @@ struct WebhooksCommand: ParsableCommand {
             try store.requireExistingDatabase(options)
             let filter = OutboxFilter(
                 states: state.flatMap(OutboxState.init(rawValue:)).map { [$0] }, limit: limit, order: .newestFirst)
-            let rows: [OutboxRow] = try WebhookAdmin(databasePath: options.databasePath).list(filter)
+            let rows: [OutboxRow] = try WebhookAdmin(
+                databasePath: options.databasePath, postgresSchema: options.postgresSchema
+            ).list(filter)
             if json {
                 print(try Output.json(rows.map(ListedNotification.init)))
                 return
@@ -101,7 +103,7 @@ struct WebhooksCommand: ParsableCommand {
             let logger = store.makeLogger()
             let lock = try RunLock(options: options, wait: true, logger: logger)
             defer { withExtendedLifetime(lock) {} }
-            let webhooks = try WebhookAdmin(databasePath: options.databasePath)
+            let webhooks = try WebhookAdmin(databasePath: options.databasePath, postgresSchema: options.postgresSchema)
             let count = try webhooks.retry(
                 allDead ? OutboxFilter(states: [.dead, .disabled]) : OutboxFilter(ids: ids), now: SystemClock().now())
             print("\(count) notification(s) pending again")

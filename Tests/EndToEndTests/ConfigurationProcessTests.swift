@@ -80,6 +80,7 @@ import Webhooks
             (#"{"webhooks": {"d": {\#(endpoint), "schedule": [-5]}}}"#, "webhooks.d.schedule[0]: must be"),
             (#"{"webhookBudgetSeconds": -3}"#, "webhookBudgetSeconds: must be a positive"),
             (#"{"retentionDays": -1}"#, "retentionDays: must be a positive number of days"),
+            (#"{"postgresSchema": "9lives"}"#, "postgresSchema: must be lower-case letters"),
             (#"{"webhooks": {"d": {\#(endpoint), "secretFile": "f"}}}"#, "secretEnv and secretFile are both set"),
             ("{\n  \"database\": \"x.db\",\n}", "p.json:3:1: not valid JSON"),
         ] {

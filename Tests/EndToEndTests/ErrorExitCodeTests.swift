@@ -33,6 +33,9 @@ import Testing
         let prune = try ChildProcess.run(["journal", "prune"] + w.flags)
         #expect(prune.status == 64, "\(prune.stderr)")
         #expect(prune.stderr.contains("is a single file"))
+        let schema = try ChildProcess.run(["status", "--postgres-schema", "Read Models"] + w.flags)
+        #expect(schema.status == 64, "\(schema.stderr)")
+        #expect(schema.stderr.contains("--postgres-schema must be lower-case letters"), "\(schema.stderr)")
     }
 
     /// SIGINT stops a rebuild after the batch in flight: run it again to resume, as for a busy

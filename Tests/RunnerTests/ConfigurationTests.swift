@@ -36,6 +36,11 @@ import Webhooks
         (#"{"webhookBudgetSeconds": -3}"#, "webhookBudgetSeconds: must be a positive number of seconds (got -3.0)"),
         (#"{"retentionDays": 0}"#, "retentionDays: must be a positive number of days (got 0.0)"),
         (
+            #"{"postgresSchema": "Read-Models"}"#,
+            "postgresSchema: must be lower-case letters, digits and _, not starting with a digit (got 'Read-Models')"
+        ),
+        (#"{"postgresSchema": "pg_mine"}"#, "postgresSchema: must not start with pg_ (PostgreSQL's own schemas)"),
+        (
             #"{"webhooks": {"dash": {\#(endpoint), "secretFile": "dash.secret"}}}"#,
             "webhooks.dash: secretEnv and secretFile are both set; give exactly one secret source"
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import PostgresStore
 import ProjectorCore
 import Runner
 import TestSupport
@@ -168,7 +169,8 @@ final class PostgresFixture {
         let f = try PostgresFixture()
         try f.append(f.ping("a", id: "e1"))
         let holder = try f.database.connect()
-        try holder.query("SELECT pg_advisory_lock(\(RunLockKeys.first), \(RunLockKeys.second))")
+        let keys = PGRunnerSchema.standard.runLockKeys
+        try holder.query("SELECT pg_advisory_lock(\(keys.0), \(keys.1))")
         do {
             try f.run()
             Issue.record("the run went ahead beside a held lock")
@@ -181,6 +183,42 @@ final class PostgresFixture {
         }
         holder.close()
         #expect(try f.run().events == 1)
+    }
+
+    @Test func twoInstallationsInOneDatabaseKeepApartByTheirSchemas() throws {
+        let f = try PostgresFixture()
+        try f.append(f.ping("a", id: "e1"), f.ping("b", id: "e2"))
+        // The default installation's run lock is held: a runner of another schema is not held up.
+        let holder = try f.database.connect()
+        let keys = PGRunnerSchema.standard.runLockKeys
+        try holder.query("SELECT pg_advisory_lock(\(keys.0), \(keys.1))")
+        let report = try f.run { $0.postgresSchema = "projector_blue" }
+        #expect(report.events == 2)
+        #expect(try f.scalar("SELECT count(*) FROM projector_blue.checkpoints") == 2)
+        #expect(try f.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'projector'") == 0)
+        holder.close()
+        // The default installation starts from the beginning of the journal on its own checkpoints.
+        #expect(try f.run().events == 2)
+        #expect(try f.scalar("SELECT count(*) FROM projector.checkpoints") == 2)
+        // Each installation's failures are its own.
+        let blue = try FailureAdmin(databasePath: f.options.databasePath, postgresSchema: "projector_blue")
+        #expect(try blue.list().isEmpty)
+        // Scratch schemas and locks are named after the installation's schema.
+        let schema = try #require(PGRunnerSchema("projector_blue"))
+        #expect(schema.rebuild(of: "log") == "projector_blue_rebuild_log")
+        #expect(schema.runLockKeys.1 != PGRunnerSchema.standard.runLockKeys.1)
+        #expect(schema.longestScratchJobName == 63 - "projector_blue_rebuilding_".utf8.count)
+        // A name that is not a plain identifier is refused before anything connects.
+        do {
+            try f.run { $0.postgresSchema = "Blue; DROP" }
+            Issue.record("a run went ahead with the schema 'Blue; DROP'")
+        } catch {
+            guard case .configuration(let message) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(message.contains("postgresSchema"), "\(message)")
+        }
     }
 
     @Test func aJobForSQLiteIsRefusedOnPostgreSQL() throws {
@@ -251,10 +289,4 @@ final class PostgresFixture {
             }
         }
     }
-}
-
-/// The advisory lock's keys, as `RunLock` takes them.
-enum RunLockKeys {
-    static let first: Int32 = 0x7072_6f6a
-    static let second: Int32 = 0x0072_756e
 }
