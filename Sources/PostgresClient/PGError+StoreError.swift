@@ -18,9 +18,11 @@ extension PGError {
         case .authenticationFailed, .invalidConnectionString, .pipelineAborted, .other:
             storeKind = .other
         }
-        return StoreError(
+        var error = StoreError(
             kind: storeKind, message: message, code: sqlState.map { "SQLSTATE \($0)" } ?? "libpq",
             description: description)
+        error.isTransactionConflict = isRetryableTransaction
+        return error
     }
 
     /// Whether the failure belongs to the statement alone (its key), as opposed to the connection or

@@ -13,7 +13,13 @@ struct BatchApplier {
         self.session = session
     }
 
+    /// Applies `batch`, doing it again whole when the database rolls it back for a concurrent
+    /// transaction (`retryingConflicts`).
     func apply(_ batch: Batch) throws(RunError) {
+        try session.retryingConflicts("batch") { () throws(RunError) in try applyOnce(batch) }
+    }
+
+    private func applyOnce(_ batch: Batch) throws(RunError) {
         let started = Monotonic.now()
         let anchor = try session.journalCall { () throws(JournalError) in try session.journal.anchor(at: batch.end) }
         var work = 0.0

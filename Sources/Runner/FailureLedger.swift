@@ -27,6 +27,22 @@ final class FailureLedger {
 
     var isEmpty: Bool { failures.isEmpty }
 
+    /// What the ledger holds in memory, to put back when the transaction that changed it is
+    /// rolled back and done again (`restore`).
+    struct Saved {
+        fileprivate let failures: [FailureKey: FailureRecord]
+        fileprivate let failedAttempts: Int
+        fileprivate let recovered: Int
+    }
+
+    func save() -> Saved { Saved(failures: failures, failedAttempts: failedAttempts, recovered: recovered) }
+
+    func restore(_ saved: Saved) {
+        failures = saved.failures
+        failedAttempts = saved.failedAttempts
+        recovered = saved.recovered
+    }
+
     subscript(_ key: FailureKey) -> FailureRecord? { failures[key] }
 
     /// Records a failed attempt of a key's own SQL: it backs off (or is dead when out of

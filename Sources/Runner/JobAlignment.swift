@@ -24,23 +24,27 @@ struct JobAlignment {
                 let chunk = keys[index..<min(keys.count, index + session.options.batchEvents)]
                 let first = index == 0
                 let last = index + chunk.count >= keys.count
-                try session.transaction { () throws(StoreError) in
-                    // Rows left by an earlier, interrupted initialization may belong to keys that no
-                    // longer exist: the job's tables start empty (it has no checkpoint, so nothing
-                    // relies on them).
-                    if first { try session.store.clearTables(of: state.definition) }
-                    let failuresBefore = state.report.failures
-                    let refreshed = try execution.refresh(
-                        state, chunk.map { KeyExecution.RefreshRange(key: $0, first: end, last: end) })
-                    if let work = state.work(
-                        from: end, to: end, events: 0, keys: refreshed, failures: state.report.failures - failuresBefore
-                    ) {
-                        try session.store.accumulate(work)
-                    }
-                    if last {
-                        try session.store.saveCheckpoint(
-                            job: state.name, anchor: anchor, fingerprint: state.definition.fingerprint, eventsAdded: 0,
-                            now: session.clock.now())
+                try session.retryingConflicts("initialization of \(state.name)") { () throws(RunError) in
+                    try session.transaction { () throws(StoreError) in
+                        // Rows left by an earlier, interrupted initialization may belong to keys that no
+                        // longer exist: the job's tables start empty (it has no checkpoint, so nothing
+                        // relies on them).
+                        if first { try session.store.clearTables(of: state.definition) }
+                        let failuresBefore = state.report.failures
+                        let refreshed = try execution.refresh(
+                            state, chunk.map { KeyExecution.RefreshRange(key: $0, first: end, last: end) })
+                        if let work = state.work(
+                            from: end, to: end, events: 0, keys: refreshed,
+                            failures: state.report.failures - failuresBefore
+                        ) {
+                            try session.store.accumulate(work)
+                        }
+                        if last {
+                            try session.store.saveCheckpoint(
+                                job: state.name, anchor: anchor, fingerprint: state.definition.fingerprint,
+                                eventsAdded: 0,
+                                now: session.clock.now())
+                        }
                     }
                 }
                 index += chunk.count

@@ -16,10 +16,13 @@ struct Notifier {
         let store = session.store
         let runID = session.runID
         let now = session.clock.now()
-        session.report.notificationsQueued = try session.transaction { () throws(StoreError) in
-            try store.emitNotifications(
-                runID: runID, now: now, endpoints: { byJob[$0] ?? [] }, disabled: try store.disabledEndpoints(),
-                messageID: { Notification.newID() }, body: \.body)
+        session.report.notificationsQueued = try session.retryingConflicts("queueing of notifications") {
+            () throws(RunError) in
+            try session.transaction { () throws(StoreError) in
+                try store.emitNotifications(
+                    runID: runID, now: now, endpoints: { byJob[$0] ?? [] }, disabled: try store.disabledEndpoints(),
+                    messageID: { Notification.newID() }, body: \.body)
+            }
         }
         // Commands that sign nothing (replay, verify) leave the delivery to the next run.
         guard options.deliverWebhooks, options.endpoints.contains(where: { !$0.secrets.isEmpty }) else {

@@ -21,39 +21,54 @@ struct Retries {
         var problem: RunError?
         while index < due.count {
             let chunk = due[index..<min(due.count, index + 500)]
-            try session.transaction { () throws(StoreError) in
-                // Keys whose rows a retry changed, per job: their consumers are told like a batch's.
-                var changed: [Int: [String]] = [:]
-                for listed in chunk {
-                    guard let failure = session.ledger[FailureKey(job: listed.job, key: listed.key)],
-                        !session.ledger.isWaiting(failure), let job = order[failure.job]
-                    else { continue }
-                    let state = jobs[job]
-                    let executions = state.report.executions
-                    switch state.definition.mode {
-                    case .refresh:
-                        try execution.refresh(
-                            state, key: failure.key, firstPosition: failure.firstPosition,
-                            lastPosition: failure.lastPosition)
-                    case .apply:
-                        if let lost = try retryHeld(state, failure) { problem = problem ?? lost }
-                    }
-                    // A retry that ran any of the key's SQL changed its rows.
-                    if state.report.executions > executions { changed[job, default: []].append(failure.key) }
-                }
-                for (job, keys) in changed {
-                    let state = jobs[job]
-                    if let work = state.work(
-                        from: state.position, to: state.position, events: 0, keys: keys, failures: 0)
-                    {
-                        try session.store.accumulate(work)
-                    }
-                }
+            try session.retryingConflicts("retry of failed keys") { () throws(RunError) in
+                try retry(chunk, order: order, problem: &problem)
             }
             index += chunk.count
         }
         // The other keys' retries are committed; a held event the journal lost stops the run.
         if let problem { throw problem }
+    }
+
+    /// One chunk of due failures in one transaction; a held event the journal lost is noted in
+    /// `problem` (after the transaction, so a rolled-back attempt leaves nothing behind).
+    private func retry(_ chunk: ArraySlice<FailureRecord>, order: [String: Int], problem: inout RunError?)
+        throws(RunError)
+    {
+        let jobs = session.jobs
+        var found: RunError?
+        try session.transaction { () throws(StoreError) in
+            found = nil
+            // Keys whose rows a retry changed, per job: their consumers are told like a batch's.
+            var changed: [Int: [String]] = [:]
+            for listed in chunk {
+                guard let failure = session.ledger[FailureKey(job: listed.job, key: listed.key)],
+                    !session.ledger.isWaiting(failure), let job = order[failure.job]
+                else { continue }
+                let state = jobs[job]
+                let executions = state.report.executions
+                switch state.definition.mode {
+                case .refresh:
+                    try execution.refresh(
+                        state, key: failure.key, firstPosition: failure.firstPosition,
+                        lastPosition: failure.lastPosition)
+                case .apply:
+                    if let lost = try retryHeld(state, failure) { found = found ?? lost }
+                }
+                // A retry that ran any of the key's SQL changed its rows.
+                if state.report.executions > executions { changed[job, default: []].append(failure.key) }
+            }
+            for (job, keys) in changed {
+                let state = jobs[job]
+                if let work = state.work(
+                    from: state.position, to: state.position, events: 0, keys: keys, failures: 0)
+                {
+                    try session.store.accumulate(work)
+                }
+            }
+        }
+        // The other keys' retries are committed; a held event the journal lost stops the run.
+        problem = problem ?? found
     }
 
     /// Re-reads a parked key's held events from the journal and applies them in order. Returns

@@ -68,6 +68,10 @@ public enum RunError: Error, CustomStringConvertible {
         case .databaseUnavailable(let error):
             return "cannot reach the database: \(error.message). Nothing past the last commit was kept; the next run "
                 + "retries (exit 75)"
+        case .databaseBusy(let error) where error.isTransactionConflict:
+            return "the database rolled the same transaction back \(Session.conflictAttempts) times in a row for "
+                + "concurrent ones (\(error.code): \(error.message)); nothing past the last commit was kept, the next "
+                + "run retries (exit 75)"
         case .databaseBusy(let error):
             return "the database is busy (locked by another connection past the busy timeout): \(error.message)"
         case .missingPath(let what, let path):

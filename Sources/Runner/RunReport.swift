@@ -28,6 +28,9 @@ public struct RunReport: Codable, Sendable {
     public var peakMemoryBytes: Int = 0
     /// Round trips to the database server (PostgreSQL), nil on SQLite.
     public var databaseRoundTrips: Int?
+    /// Transactions the database rolled back for a concurrent one's sake (a serialization failure
+    /// or deadlock) and the run did again.
+    public var conflictRetries = 0
 
     /// What the run came to, for the exit code (the executable maps it, SPEC §6).
     public var outcome: Outcome {

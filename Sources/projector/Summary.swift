@@ -40,7 +40,10 @@ enum Summary {
                     + (d.disabled > 0 ? ", endpoint disabled (410)" : "")
                     + (d.cutShort > 0 ? ", \(d.cutShort) cut short by the budget" : ""))
         }
-        lines.append("peak memory \(report.peakMemoryBytes >> 20) MiB, \(report.batches) batches")
+        lines.append(
+            "peak memory \(report.peakMemoryBytes >> 20) MiB, \(report.batches) batches"
+                + (report.conflictRetries > 0
+                    ? ", \(report.conflictRetries) done again after a deadlock or serialization failure" : ""))
         if report.caughtUp {
             lines.append((report.dryRun ? "would catch up" : "caught up") + " at position \(report.toPosition)")
         } else {

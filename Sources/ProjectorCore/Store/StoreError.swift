@@ -27,6 +27,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: String
     /// The message with the code and the statement, as it is recorded for a failed key.
     public var description: String
+    /// The database rolled the transaction back to let a concurrent one go on (PostgreSQL's
+    /// serialization failure or deadlock): the same transaction run again may well succeed.
+    public var isTransactionConflict = false
 
     public init(kind: Kind, message: String, code: String, description: String) {
         self.kind = kind
