@@ -16,7 +16,7 @@ final class ManualClock: WallClock, @unchecked Sendable {
 }
 
 /// A `Workspace` run in this process: `ProjectionRun` with a clock the test moves by hand.
-final class Fixture {
+final class Fixture: RunFixture {
     let workspace: Workspace
     let clock = ManualClock()
     var options: RunOptions
@@ -94,4 +94,6 @@ final class Fixture {
     func scalar(_ sql: String) throws -> Int { try workspace.scalar(sql) }
 
     func execute(_ sql: String) throws { try workspace.execute(sql) }
+
+    func runnerTable(_ name: String) -> String { "projector_\(name)" }
 }

@@ -8,7 +8,7 @@ import Testing
 
 /// A run on PostgreSQL (SPEC §10): the same jobs' guarantees as on SQLite, against a real server
 /// (`scripts/test` starts one; plain `swift test` skips these and says why).
-final class PostgresFixture {
+final class PostgresFixture: RunFixture {
     let database: PostgresTestDatabase
     let workspace: Workspace
     let clock = ManualClock()
@@ -21,8 +21,11 @@ final class PostgresFixture {
         -- on: PONG           key: data.target
         -- @setup
         CREATE TABLE IF NOT EXISTS refreshes(key text PRIMARY KEY, n bigint NOT NULL);
+        CREATE TABLE IF NOT EXISTS poison(key text PRIMARY KEY);
+        CREATE TABLE IF NOT EXISTS poisoned(key text CONSTRAINT poisoned_key CHECK (false));
         -- @refresh
         INSERT INTO refreshes(key, n) VALUES(:key, 1) ON CONFLICT (key) DO UPDATE SET n = refreshes.n + 1;
+        INSERT INTO poisoned(key) SELECT key FROM poison WHERE key = :key;
         """
 
     static let applyJob = """
@@ -72,6 +75,10 @@ final class PostgresFixture {
     }
 
     func scalar(_ sql: String) throws -> Int { try connection.query(sql).first?.int(0) ?? -1 }
+
+    func execute(_ sql: String) throws { try connection.execute(sql) }
+
+    func runnerTable(_ name: String) -> String { "projector.\(name)" }
 }
 
 @Suite(.postgresServer) struct PostgresRunTests {

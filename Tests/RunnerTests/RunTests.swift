@@ -53,39 +53,7 @@ import Webhooks
     }
 
     @Test func failedKeysBackOffThenDieThenRecoverOnANewEvent() throws {
-        let f = try Fixture()
-        try f.run()
-        try f.execute("INSERT INTO poison VALUES('13')")
-        try f.append(f.ping("13"))
-        try f.run()
-        #expect(try f.scalar("SELECT attempts FROM projector_failures") == 1)
-
-        // Before the backoff has passed: not retried.
-        f.clock.time += 5
-        #expect(try f.run().failures == 0)
-        #expect(try f.scalar("SELECT attempts FROM projector_failures") == 1)
-
-        // After 10 s: retried and failed again; the next delay doubles.
-        f.clock.time += 6
-        #expect(try f.run().failures == 1)
-        #expect(try f.scalar("SELECT attempts FROM projector_failures") == 2)
-        let next = try f.db().rows("SELECT next_attempt_at FROM projector_failures")[0][0].double ?? 0
-        #expect(next == f.clock.time + 20)
-
-        // Third failure: dead (max 3 attempts); dead keys are not retried by time.
-        f.clock.time += 21
-        try f.run()
-        #expect(try f.rows("SELECT state, attempts FROM projector_failures") == [["dead", "3"]])
-        f.clock.time += 10_000
-        #expect(try f.run().failures == 0)
-
-        // The cause is fixed and a new event arrives for the key: it refreshes and the failure clears.
-        try f.execute("DELETE FROM poison")
-        try f.append(f.ping("13"))
-        let report = try f.run()
-        #expect(report.recovered == 1)
-        #expect(try f.scalar("SELECT count(*) FROM projector_failures") == 0)
-        #expect(try f.rows("SELECT key FROM refreshes") == [["13"]])
+        try Guarantees.failedKeysBackOffThenDieThenRecoverOnANewEvent(try Fixture())
     }
 
     @Test func aRetryAfterTheBackoffSucceedsOnceTheCauseIsGone() throws {
@@ -238,6 +206,10 @@ extension RefreshTests {
         #expect(try f.rows("SELECT id FROM applied WHERE key = 'A' ORDER BY seq").last == ["a5"])
     }
 
+    @Test func aKeyFailingInOneJobLeavesAnotherJobsWorkOnTheKey() throws {
+        try Guarantees.aKeyFailingInOneJobLeavesAnotherJobsWorkOnTheKey(try Fixture())
+    }
+
     @Test func aParkedRetryThatFailsLaterKeepsWhatSucceeded() throws {
         let f = try Fixture()
         try f.run()
@@ -306,19 +278,7 @@ extension RefreshTests {
 
     @Test func aRewrittenJournalStopsTheRunNamingJobAndPosition() throws {
         let f = try Fixture()
-        try f.append(f.ping("a", id: "1"), f.ping("b", id: "2"))
-        try f.run()
-        try f.dir.write("journal.jsonl", f.ping("a", id: "1") + "\n")
-        var message = ""
-        do {
-            try f.run()
-        } catch {
-            message = error.description
-            guard case .journal(.checkpointMismatch) = error else {
-                Issue.record("unexpected error \(error)")
-                return
-            }
-        }
+        let message = try Guarantees.aReplacedJournalIsRefused(f, replacement: [f.ping("a", id: "1")])
         #expect(message.contains("job counter") || message.contains("job log"))
         #expect(message.contains("truncated"))
     }

@@ -41,13 +41,20 @@ func webhookFixture(
     policy: DeliveryPolicy = DeliveryPolicy()
 ) throws -> Fixture {
     let f = try Fixture()
-    let secrets = try secrets ?? [WebhookSecret(WebhookSecret.generate())]
     f.options.endpoints = [
-        WebhookEndpoint(
-            name: "dash", url: url ?? receiver.url, secrets: secrets, jobs: ["counter"], timeout: timeout,
-            connectTimeout: 1, policy: policy, allowHTTP: true)
+        try dashEndpoint(receiver, secrets: secrets, timeout: timeout, url: url, policy: policy)
     ]
     return f
+}
+
+/// The endpoint `dash` for the job `counter`, pointing at `receiver` (or `url`) over plain HTTP.
+func dashEndpoint(
+    _ receiver: WebhookReceiver, secrets: [WebhookSecret]? = nil, timeout: Double = 5, url: String? = nil,
+    policy: DeliveryPolicy = DeliveryPolicy()
+) throws -> WebhookEndpoint {
+    WebhookEndpoint(
+        name: "dash", url: url ?? receiver.url, secrets: try secrets ?? [WebhookSecret(WebhookSecret.generate())],
+        jobs: ["counter"], timeout: timeout, connectTimeout: 1, policy: policy, allowHTTP: true)
 }
 
 @Suite struct DeliveryTests {
@@ -89,30 +96,7 @@ func webhookFixture(
     }
 
     @Test func aRetryKeepsTheIdAndBodyWithAFreshTimestampAndSignature() throws {
-        let receiver = try WebhookReceiver { index in .respond(status: index == 0 ? 500 : 200) }
-        let secret = try WebhookSecret(WebhookSecret.generate())
-        let f = try webhookFixture(receiver, secrets: [secret])
-        try f.append(f.ping("1"))
-        let first = try f.run()
-        #expect(first.deliveries.retrying == 1)
-        let next = try f.db().rows("SELECT next_attempt_at FROM projector_webhook_outbox")[0][0].double ?? 0
-        #expect(next >= f.clock.time + 4.5 && next <= f.clock.time + 5.5)
-
-        f.clock.time += 2
-        #expect(try f.run().deliveries.attempted == 0)  // not due yet
-        f.clock.time += 10
-        let second = try f.run()
-        #expect(second.deliveries.delivered == 1)
-        let requests = receiver.received
-        #expect(requests.count == 2)
-        #expect(requests[0].id == requests[1].id)
-        #expect(requests[0].body == requests[1].body)
-        #expect(requests[0].timestamp != requests[1].timestamp)
-        #expect(requests[0].signature != requests[1].signature)
-        for request in requests {
-            try WebhookSigner.verify(
-                headers: request.headers, body: request.body, secrets: [secret], now: Int(request.timestamp) ?? 0)
-        }
+        try Guarantees.aFailedDeliveryIsRetriedWithTheSameIdAndBody(try Fixture())
     }
 
     @Test func gone410DisablesTheEndpoint() throws {
