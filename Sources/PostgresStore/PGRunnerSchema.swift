@@ -1,4 +1,4 @@
-public import ProjectorCore
+import ProjectorCore
 
 /// The schema of the runner's own tables (`projector` unless configured), and the names derived
 /// from it: the scratch schemas of rebuilds and `verify --sample`, and the run lock's advisory key.

@@ -85,6 +85,17 @@ public struct RunOptions: Sendable {
 
     public var lockPath: String { databasePath + ".lock" }
 
+    /// The events table named by a journal of the form `postgres:TABLE` (`postgres:app.events`):
+    /// the events are read from that table of the PostgreSQL database, by any number of runners
+    /// (SPEC §10). nil for a journal file or directory.
+    public var eventsTableName: String? {
+        journalPath.hasPrefix(Self.eventsTablePrefix)
+            ? String(journalPath.dropFirst(Self.eventsTablePrefix.count)) : nil
+    }
+
+    /// What a journal naming an events table starts with.
+    public static let eventsTablePrefix = "postgres:"
+
     /// The connection string when `--database` names a PostgreSQL database, nil for an SQLite file.
     public var postgresConnection: String? { Self.postgresConnection(databasePath) }
 
