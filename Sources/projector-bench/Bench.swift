@@ -12,6 +12,7 @@ struct Bench: ParsableCommand {
         abstract: "Workload generation and measurements for projector's benchmark.",
         subcommands: [
             Generate.self, Simulate.self, Decode.self, Deliver.self, Naive.self, NaivePostgres.self, LoadPostgres.self,
+            EventsWriter.self,
         ]
     )
 }
