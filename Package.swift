@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "projector", targets: ["projector"]),
-        .library(name: "JournalWriter", targets: ["Journal"]),
+        .library(name: "JournalWriter", targets: ["Journal", "EventsTableWriter"]),
         .library(name: "ProjectorCore", targets: ["ProjectorCore"]),
     ],
     dependencies: [
@@ -56,10 +56,14 @@ let package = Package(
         .target(name: "PostgresClient", dependencies: ["CLibPQ", "ProjectorCore"], swiftSettings: upcoming),
         .target(
             name: "PostgresStore", dependencies: ["PostgresClient", "ProjectorCore"], swiftSettings: upcoming),
+        // An API's writer to the events table: the client and one INSERT, not the runner's store.
+        .target(
+            name: "EventsTableWriter", dependencies: ["PostgresClient", "ProjectorCore"], swiftSettings: upcoming),
         .target(
             name: "Runner",
             dependencies: [
-                "ProjectorCore", "Journal", "SQLiteStore", "PostgresStore", "PostgresClient", "Webhooks",
+                "ProjectorCore", "Journal", "SQLiteStore", "PostgresStore", "PostgresClient", "EventsTableWriter",
+                "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -75,6 +79,7 @@ let package = Package(
             name: "projector",
             dependencies: [
                 "ProjectorCore", "Journal", "SQLiteStore", "Runner", "QaHubDemo", "Webhooks", "PostgresClient",
+                "EventsTableWriter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -112,8 +117,8 @@ let package = Package(
         .testTarget(
             name: "RunnerTests",
             dependencies: [
-                "Runner", "SQLiteStore", "PostgresClient", "PostgresStore", "Journal", "ProjectorCore", "QaHubDemo",
-                "TestSupport",
+                "Runner", "SQLiteStore", "PostgresClient", "PostgresStore", "EventsTableWriter", "Journal",
+                "ProjectorCore", "QaHubDemo", "TestSupport",
                 "Webhooks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

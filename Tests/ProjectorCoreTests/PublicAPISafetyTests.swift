@@ -6,7 +6,7 @@ import Testing
 @Suite struct PublicAPISafetyTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let modules = ["ProjectorCore", "Journal", "SQLiteStore", "Runner", "Webhooks"]
+    static let modules = ["ProjectorCore", "Journal", "EventsTableWriter", "SQLiteStore", "Runner", "Webhooks"]
 
     @Test func noPublicDeclarationMentionsUnsafe() throws {
         var found: [String] = []
