@@ -157,6 +157,13 @@ public struct ProjectorConfiguration: Decodable, Sendable {
         return path.hasPrefix("/") ? path : directory + path
     }
 
+    /// The journal: a path is resolved as `resolve` does, an events table (`postgres:TABLE`) is kept
+    /// as written.
+    public func resolveJournal(_ journal: String?) -> String? {
+        guard let journal, !journal.hasPrefix(RunOptions.eventsTablePrefix) else { return journal }
+        return resolve(journal)
+    }
+
     /// The database: a path is resolved as `resolve` does, a PostgreSQL connection string (a URL or
     /// `dbname=…`) is kept as written.
     public func resolveDatabase(_ database: String?) -> String? {

@@ -48,6 +48,9 @@ public enum RunError: Error, CustomStringConvertible {
     /// A parked key's held event can no longer be read back from the journal: its bytes are gone
     /// (a segment deleted by hand) or are no longer an event (rewritten under the runner).
     case heldEventLost(job: String, key: String, position: Int, reason: String)
+    /// An event given to `events append` that the events table refuses (a second event with the
+    /// same id, a time or value PostgreSQL cannot read); nothing was appended.
+    case eventRefused(String)
     /// The disk (or a quota) is full; the transaction was rolled back.
     case diskFull(StoreError)
     /// A store error outside any one key (I/O error, corruption, a lost connection).
@@ -109,6 +112,8 @@ public enum RunError: Error, CustomStringConvertible {
             return "job \(job) key \(key) is parked with a held event at position \(position), but \(reason). "
                 + "Restore the journal from backup, or discard the failure (projector failures discard --job \(job) "
                 + "--key \(key)) and replay the key"
+        case .eventRefused(let message):
+            return message
         case .diskFull(let error):
             return "the disk is full: \(error.message). Nothing was lost: free space and run again"
         case .database(let error):

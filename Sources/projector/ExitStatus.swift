@@ -19,7 +19,7 @@ enum ExitStatus {
         case .missingPath, .unreadable: return noInput
         case .jobs, .historyPruned, .configuration, .notWritable, .fileOperation, .notADatabase: return config
         case .usage, .unknownJobs: return usage
-        case .keyFailed, .heldEventLost: return dataError
+        case .keyFailed, .heldEventLost, .eventRefused: return dataError
         case .journal(let journalError):
             switch journalError {
             case .notFound: return noInput

@@ -23,8 +23,8 @@ struct Projector: ParsableCommand {
             """,
         subcommands: [
             RunCommand.self, StatusCommand.self, RebuildCommand.self, ReplayCommand.self, FailuresCommand.self,
-            VerifyCommand.self, WebhooksCommand.self, JournalCommand.self, ValidateCommand.self, ConfigCommand.self,
-            DemoCommand.self,
+            VerifyCommand.self, WebhooksCommand.self, JournalCommand.self, EventsCommand.self, ValidateCommand.self,
+            ConfigCommand.self, DemoCommand.self,
         ]
     )
 

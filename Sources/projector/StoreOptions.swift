@@ -103,7 +103,7 @@ struct StoreOptions: ParsableArguments {
         var options = RunOptions(
             databasePath: database ?? environment["PROJECTOR_DATABASE"] ?? file.resolveDatabase(file.database)
                 ?? "projector.db",
-            journalPath: journal ?? environment["PROJECTOR_JOURNAL"] ?? file.resolve(file.journal) ?? "journal",
+            journalPath: journal ?? environment["PROJECTOR_JOURNAL"] ?? file.resolveJournal(file.journal) ?? "journal",
             jobsDirectory: jobsDirectory ?? environment["PROJECTOR_JOBS_DIR"] ?? file.resolve(file.jobsDir) ?? "jobs"
         )
         var attachments = attach
