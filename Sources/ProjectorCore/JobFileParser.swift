@@ -154,7 +154,9 @@ public enum JobFileParser {
         if (refresh == nil) != (apply == nil) {
             if !hasSQL(body.text) {
                 fail(marker, "section '@\(mode.rawValue)' holds no SQL statement")
-            } else if mode == .refresh, refreshesWhole == nil, !SQLText.usesParameter("key", in: body.text) {
+            } else if mode == .refresh, refreshesWhole == nil,
+                !usesParameter("key", in: body.text, dialect: dialect?.0 ?? .sqlite)
+            {
                 fail(
                     marker,
                     "'@refresh' never uses :key, so every refresh rewrites the same rows whichever key it runs for; "
@@ -203,6 +205,15 @@ public enum JobFileParser {
             definition.dialectLine = dialect.line
         }
         return definition
+    }
+
+    /// Whether `text` binds `:name` as the dialect reads it (on PostgreSQL, `:key::text` binds
+    /// `:key` and casts it; SQLite would read one parameter named `key::text`).
+    static func usesParameter(_ name: String, in text: String, dialect: SQLDialect) -> Bool {
+        switch dialect {
+        case .sqlite: return SQLText.usesParameter(name, in: text)
+        case .postgres: return PostgresText.statements(text).contains { $0.parameters.contains(name) }
+        }
     }
 
     /// The first `:name` parameter of `text` as the dialect reads it (PostgreSQL's `key::bigint` is

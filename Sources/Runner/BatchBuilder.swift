@@ -48,6 +48,12 @@ public struct BatchBuilder {
         return true
     }
 
+    /// Adds one event that did not come from a journal file (a row of an events table, as a
+    /// line without its line ending) at `position`.
+    mutating func add(row line: UnsafeRawBufferPointer, position: Int, to batch: Batch) {
+        add(line: line, position: position, length: line.count + 1, to: batch)
+    }
+
     private mutating func add(line: UnsafeRawBufferPointer, position: Int, length: Int, to batch: Batch) {
         switch scanner.scan(borrowing: line) {
         case .failure(let reason):

@@ -19,6 +19,9 @@ public final class ProjectionRun {
     /// stream the journal past the lowest checkpoint in batches, apply each batch with every job's
     /// checkpoint in one transaction, record what failed, notify.
     public func execute() throws(RunError) -> RunReport {
+        if options.eventsTableName != nil {
+            return try SegmentedRun(options: options, logger: logger).execute(watching: false)
+        }
         let started = Monotonic.now()
         let startedAt = clock.now()
         let session = try Session(

@@ -15,6 +15,9 @@ public struct RunCycle: Sendable {
 
     public func execute(options: RunOptions, logger: Logger) throws(RunError) -> RunReport {
         defer { ended?() }
+        if options.eventsTableName != nil {
+            if rebuildChanged { throw .usage("--rebuild-changed is not available on an events table") }
+        }
         if rebuildChanged && !options.dryRun {
             for report in try RebuildChanged.execute(options: options, logger: logger) {
                 rebuilt?(report)

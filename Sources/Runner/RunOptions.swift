@@ -63,6 +63,9 @@ public struct RunOptions: Sendable {
     /// On PostgreSQL, the schema of the runner's tables (configuration `postgresSchema`, flag
     /// `--postgres-schema`): two installations in one database keep apart by their schemas.
     public var postgresSchema = "projector"
+    /// On an events table, this runner's name among the runners sharing the work (`--runner`;
+    /// default HOST-PID).
+    public var runnerName: String?
     /// The most rows of each kind (runs, delivered notifications, rejects) one run prunes.
     public var pruneLimit = 1_000
     /// Set by `--watch`: a run that finds nothing to do shares one "idle" row with the idle runs

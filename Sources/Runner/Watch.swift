@@ -53,6 +53,19 @@ public struct Watch: Service {
         let asked = options.shouldStop
         let shouldStop: @Sendable () -> Bool = { stop.isRequested || asked?() == true }
         options.shouldStop = shouldStop
+        if options.eventsTableName != nil {
+            // Several runners share an events table: no run lock, one connection for the watch.
+            let runOptions = options
+            let logger = logger
+            let report = try await OwnThread.run { () -> Result<RunReport, RunError> in
+                Result { () throws(RunError) in
+                    try SegmentedRun(options: runOptions, logger: logger).execute(watching: true)
+                }
+            }.get()
+            finished(report)
+            logger.notice("stopped cleanly")
+            return
+        }
         let lockOptions = options
         let logger = logger
         let lock = try await OwnThread.run { () -> Result<RunLock, RunError> in

@@ -73,6 +73,13 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("ping-url"), help: "Healthcheck URL: POST URL/start, then URL on success or URL/fail.")
     var pingURL: String?
 
+    @Option(
+        name: .customLong("runner"),
+        help:
+            "On an events table (--journal postgres:TABLE), this runner's name among those sharing the work (default HOST-PID)."
+    )
+    var runner: String?
+
     func validate() throws {
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
         if let maxSeconds, maxSeconds <= 0 { throw ValidationError("--max-seconds must be positive") }
@@ -133,6 +140,7 @@ struct RunCommand: ParsableCommand {
         }
         options.maxEvents = maxEvents
         options.maxSeconds = maxSeconds
+        options.runnerName = runner
         options.dryRun = dryRun
         options.waitForLock = wait
         lock.apply(to: &options)

@@ -62,6 +62,14 @@ import Testing
             ])
     }
 
+    @Test func aPostgresRefreshThatCastsItsKeyUsesTheKey() throws {
+        let job = "-- dialect: postgres\n-- on: A  key: aggregateId\n-- @refresh\nDELETE FROM v WHERE id = :key::text;"
+        #expect(try parse(job).mode == .refresh)
+        // On SQLite `:key::text` is one parameter named `key::text`: the key is never used.
+        #expect(
+            errors(String(job.dropFirst("-- dialect: postgres\n".count))).first?.contains("never uses :key") == true)
+    }
+
     @Test func fingerprintFollowsTheSQL() throws {
         let a = try parse("-- on: A\n-- @apply\nSELECT 1;")
         let b = try parse("-- on: A\n-- @apply\nSELECT 2;")

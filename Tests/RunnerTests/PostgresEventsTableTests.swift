@@ -1,0 +1,190 @@
+import Foundation
+import PostgresClient
+import PostgresStore
+import ProjectorCore
+import Runner
+import TestSupport
+import Testing
+
+/// Runs that read an events table (`--journal postgres:TABLE`, SPEC §10): segments checkpointed
+/// per transaction, the snapshot horizon, per-aggregate versions, a failing key's segment.
+/// The reading horizon is the whole server's: a transaction another test holds open anywhere on
+/// it holds these runs back (lag, never loss). The tests run one at a time, and a run expected to
+/// find work runs again until it has (`settle`).
+@Suite(.postgresServer, .serialized) struct PostgresEventsTableTests {
+    static let ledgerJob = """
+        -- dialect: postgres
+        -- on: PING           key: aggregateId
+        -- @setup
+        CREATE TABLE IF NOT EXISTS ledger(
+            event_id text PRIMARY KEY, aggregate_id text NOT NULL, version bigint, applied bigserial);
+        CREATE TABLE IF NOT EXISTS poison_events(id text PRIMARY KEY);
+        CREATE OR REPLACE FUNCTION ledger_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM poison_events WHERE id = NEW.event_id) THEN RAISE EXCEPTION 'poisoned'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE OR REPLACE TRIGGER ledger_poison BEFORE INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION ledger_poison();
+        -- @apply
+        INSERT INTO ledger(event_id, aggregate_id, version) VALUES(:id, :aggregate_id, (:data->>'v')::bigint);
+        """
+
+    static let countsJob = """
+        -- dialect: postgres
+        -- on: PING           key: data.group
+        -- after: ledger
+        -- @setup
+        CREATE TABLE IF NOT EXISTS group_counts(grp text PRIMARY KEY, n bigint NOT NULL);
+        -- @refresh
+        DELETE FROM group_counts WHERE grp = :key::text;
+        INSERT INTO group_counts(grp, n)
+        SELECT :key::text, count(*) FROM ledger l JOIN events e ON e.id = l.event_id
+        WHERE e.data->>'group' = :key::text;
+        """
+
+    let f: PostgresFixture
+    let table = PGEventsTable("events")!
+
+    init() throws {
+        f = try PostgresFixture(jobs: ["ledger": Self.ledgerJob, "counts": Self.countsJob])
+        f.options.journalPath = "postgres:events"
+        f.options.retry = RetryPolicy(baseDelay: 0.05, maxDelay: 0.05, maxAttempts: 100)
+        try f.connection.execute(table.ddl)
+    }
+
+    /// Appends an event on `connection` (autocommit unless it is inside a transaction).
+    func append(
+        _ id: String, aggregate: String, version: Int? = nil, group: String = "g", type: String? = "PING",
+        on connection: PGConnection? = nil
+    ) throws {
+        try (connection ?? f.connection).query(
+            table.insert,
+            [
+                id, type, "agg", aggregate, version.map(String.init), nil,
+                #"{"v": \#(version.map(String.init) ?? "null"), "group": "\#(group)"}"#, "{}",
+            ])
+    }
+
+    /// Runs until they have applied `events` in all (rejected `rejects`), for at most 30 seconds.
+    @discardableResult
+    func settle(events: Int, rejects: Int = 0, _ configure: (inout RunOptions) -> Void = { _ in }) throws -> RunReport {
+        var total = try f.run(configure)
+        let deadline = Date().addingTimeInterval(30)
+        while (total.events < events || total.rejects < rejects) && Date() < deadline {
+            usleep(50_000)
+            let next = try f.run(configure)
+            total.events += next.events
+            total.rejects += next.rejects
+            total.failures += next.failures
+        }
+        return total
+    }
+
+    @Test func eachEventIsAppliedOnceAndEverySegmentCheckpointed() throws {
+        for i in 1...300 { try append("e\(i)", aggregate: "a\(i % 30)", version: (i - 1) / 30 + 1, group: "g\(i % 7)") }
+        let first = try settle(events: 600)
+        #expect(first.events == 600)
+        #expect(first.failures == 0)
+        #expect(try f.scalar("SELECT count(*) FROM ledger") == 300)
+        #expect(try f.scalar("SELECT count(*) FROM projector.segments") == 2 * PGStore.segmentCount)
+        #expect(try f.scalar("SELECT sum(events_applied) FROM projector.segments WHERE job = 'ledger'") == 300)
+        // Every aggregate's versions applied in order.
+        #expect(
+            try f.scalar(
+                """
+                SELECT count(*) FROM (SELECT version, row_number() OVER (PARTITION BY aggregate_id ORDER BY applied) AS n
+                FROM ledger) AS t WHERE version <> n
+                """) == 0)
+        // The refresh job after the ledger equals a recompute.
+        #expect(
+            try f.scalar(
+                """
+                SELECT count(*) FROM (SELECT grp, n FROM group_counts EXCEPT ALL
+                SELECT data->>'group', count(*) FROM events GROUP BY 1) AS d
+                """) == 0)
+        #expect(try f.run().events == 0)
+        try append("e301", aggregate: "a1", version: 11)
+        let third = try settle(events: 2)
+        #expect(third.events == 2, "\(third.events) \(third.batches) \(third.failures)")
+        #expect(try f.scalar("SELECT count(*) FROM ledger") == 301)
+    }
+
+    @Test func aTransactionStillOpenHoldsReadersBackAndIsNeverSkipped() throws {
+        let slow = try f.database.connect()
+        try slow.execute("BEGIN")
+        try append("first", aggregate: "a", on: slow)
+        // A later transaction commits first: its row is past the horizon the open one holds.
+        try append("second", aggregate: "b")
+        #expect(try f.run().events == 0)
+        #expect(try f.scalar("SELECT count(*) FROM ledger") == 0)
+        try slow.execute("COMMIT")
+        #expect(try settle(events: 2) { $0.selectedJobs = ["ledger"] }.events == 2)
+        #expect(try f.rows("SELECT event_id FROM ledger ORDER BY applied") == [["first"], ["second"]])
+    }
+
+    @Test func aLaterVersionReadFirstWaitsForTheOneBeforeIt() throws {
+        // The transaction writing version 2 began (took its xid) before the one writing version 1,
+        // so version 2 comes first in reading order; one event per transaction splits them.
+        let late = try f.database.connect()
+        try late.execute("BEGIN")
+        try late.query("SELECT pg_current_xact_id()")
+        try append("v1", aggregate: "x", version: 1)
+        try append("v2", aggregate: "x", version: 2, on: late)
+        try late.execute("COMMIT")
+        let report = try settle(events: 2) {
+            $0.batchEvents = 1
+            $0.selectedJobs = ["ledger"]
+        }
+        #expect(report.failures == 0)
+        #expect(try f.rows("SELECT event_id FROM ledger ORDER BY applied") == [["v1"], ["v2"]])
+        #expect(try f.scalar("SELECT count(*) FROM projector.version_holds") == 0)
+        #expect(try f.scalar("SELECT version FROM projector.key_versions WHERE key = 'x'") == 2)
+    }
+
+    @Test func aFailingKeyStopsItsSegmentAloneUntilItSucceeds() throws {
+        try f.connection.execute(
+            "CREATE TABLE poison_events(id text PRIMARY KEY); INSERT INTO poison_events VALUES('bad')")
+        for i in 1...40 { try append("e\(i)", aggregate: "k\(i)") }
+        try append("bad", aggregate: "k1")
+        try append("after", aggregate: "k1")
+        let report = try settle(events: 40) { $0.selectedJobs = ["ledger"] }
+        #expect(report.failures >= 1)
+        #expect(try f.scalar("SELECT count(*) FROM ledger") == 40)
+        #expect(try f.scalar("SELECT count(*) FROM projector.segments WHERE error LIKE '%poisoned%'") == 1)
+        try f.connection.execute("DELETE FROM poison_events")
+        usleep(200_000)
+        #expect(try settle(events: 2) { $0.selectedJobs = ["ledger"] }.failures == 0)
+        #expect(try f.scalar("SELECT count(*) FROM ledger") == 42)
+        #expect(
+            try f.rows("SELECT event_id FROM ledger WHERE aggregate_id = 'k1' ORDER BY applied") == [
+                ["e1"], ["bad"], ["after"],
+            ])
+        #expect(try f.scalar("SELECT count(*) FROM projector.segments WHERE error IS NOT NULL") == 0)
+    }
+
+    @Test func aRowMissingARequiredFieldIsARejectRecordedOnce() throws {
+        try append("e1", aggregate: "a")
+        try append("broken", aggregate: "b", type: nil)
+        try append("e3", aggregate: "c")
+        let report = try settle(events: 2, rejects: 1) { $0.selectedJobs = ["ledger"] }
+        #expect(report.rejects == 1)
+        #expect(try f.scalar("SELECT count(*) FROM ledger") == 2)
+        #expect(try f.scalar("SELECT count(*) FROM projector.rejects") == 1)
+        #expect(try f.run { $0.selectedJobs = ["ledger"] }.rejects == 0)
+    }
+
+    @Test func aJournalNamingAnEventsTableNeedsPostgreSQL() throws {
+        var options = f.options
+        options.databasePath = f.workspace.dir.file("p.db")
+        do {
+            _ = try Fixture.run(options, clock: f.clock) { _ in }
+            Issue.record("an events table was read from SQLite")
+        } catch {
+            guard case .usage(let message) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(message.contains("PostgreSQL"), "\(message)")
+        }
+    }
+}
