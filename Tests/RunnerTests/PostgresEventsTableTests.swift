@@ -43,12 +43,13 @@ import Testing
         """
 
     let f: PostgresFixture
-    let table = PGEventsTable("events")!
+    let table: PGEventsTable
 
     init() throws {
         f = try PostgresFixture(jobs: ["ledger": Self.ledgerJob, "counts": Self.countsJob])
         f.options.journalPath = "postgres:events"
         f.options.retry = RetryPolicy(baseDelay: 0.05, maxDelay: 0.05, maxAttempts: 100)
+        table = try #require(PGEventsTable("events"))
         try f.connection.execute(table.ddl)
     }
 
