@@ -95,7 +95,7 @@ let package = Package(
             name: "projector-bench",
             dependencies: [
                 "ProjectorCore", "Journal", "QaHubDemo", "Runner", "SQLiteStore", "PostgresClient", "PostgresStore",
-                "Webhooks",
+                "EventsTableWriter", "Webhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: upcoming

@@ -1,7 +1,7 @@
 import ArgumentParser
+import EventsTableWriter
 import Foundation
 import PostgresClient
-import PostgresStore
 import QaHubDemo
 
 #if canImport(Glibc)
@@ -31,16 +31,10 @@ struct EventsWriter: ParsableCommand {
     @Option(help: "Longest hold, in seconds (each hold is uniform from 0).") var holdSeconds = 10.0
     @Option(help: "Pause between transactions, in milliseconds.") var pauseMilliseconds = 5.0
     @Option(help: "Seed.") var seed: UInt64 = 1
-    @Flag(help: "Create the events table and the write model table `aggregates`, and exit.") var initialize = false
 
     func run() throws {
-        guard let events = PGEventsTable(table) else { throw ValidationError("--table: not a table name: \(table)") }
-        if initialize {
-            let connection = try PGConnection(conninfo: database, options: Self.options)
-            try connection.execute(events.ddl)
-            try connection.execute(
-                "CREATE TABLE IF NOT EXISTS aggregates(id text PRIMARY KEY, version bigint NOT NULL)")
-            return
+        guard let events = EventsTableWriter(table: table) else {
+            throw ValidationError("--table: not a table name: \(table)")
         }
         guard FileManager.default.fileExists(atPath: log) || FileManager.default.createFile(atPath: log, contents: nil),
             let output = FileHandle(forWritingAtPath: log)
@@ -84,9 +78,11 @@ struct EventsWriter: ParsableCommand {
                     let version = last - count + 1 + index
                     let data =
                         #"{"version":\#(version),"group":"g\#(random.below(groups))","amount":\#(1 + random.below(100))}"#
-                    try connection.query(
-                        events.insert,
-                        [id, "Deposited", "account", aggregate, String(version), nil, data, #"{"writer":"\#(tag)"}"#])
+                    try events.append(
+                        try EventsTableWriter.Event(
+                            id: id, type: "Deposited", aggregateType: "account", aggregateId: aggregate,
+                            version: version, data: data, metadata: #"{"writer":"\#(tag)"}"#),
+                        on: connection)
                 }
                 if chance(rollbackPercent) {
                     try connection.execute("ROLLBACK")
