@@ -58,7 +58,7 @@ public final class PGStore: ProjectionStore {
     /// names (its tables, the write model's) resolve as they would without projector. The default
     /// search path starts with `"$user"`: for a role named like the runner's schema (`projector`),
     /// that schema, once created, would otherwise receive every table a job's `@setup` creates.
-    static func keepJobsOut(of schema: String, connection: PGConnection) throws(PGError) {
+    package static func keepJobsOut(of schema: String, connection: PGConnection) throws(PGError) {
         guard let row = try connection.query("SELECT current_user, current_setting('search_path')").first,
             let user = row.string(0), let path = row.string(1)
         else { return }

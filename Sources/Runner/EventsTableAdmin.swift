@@ -20,14 +20,18 @@ public enum EventsTableAdmin {
     ]
 
     /// Creates the events table `--journal postgres:TABLE` names, with its reading index, in the
-    /// PostgreSQL database `--database` names. Running it again changes nothing.
+    /// PostgreSQL database `--database` names. Running it again changes nothing. An unqualified
+    /// name resolves as in a run: through the search path without the runner's schema (for a
+    /// role named like that schema, `"$user"` would otherwise put the table there).
     public static func initialize(options: RunOptions) throws(RunError) -> (PGEventsTable, Outcome) {
         let (conninfo, table) = try target(options, command: "events init")
+        let schema = try StoreOpening.runnerSchema(options.postgresSchema)
         let connection = try StoreOpening.connect(conninfo)
         defer { connection.close() }
         let existed: Bool
         var missing: [String] = []
         do throws(PGError) {
+            try PGStore.keepJobsOut(of: schema.name, connection: connection)
             existed = try exists(table, on: connection)
             if existed {
                 let names = try connection.query(
@@ -55,9 +59,11 @@ public enum EventsTableAdmin {
         guard let writer = EventsTableWriter(table: table.name) else {
             throw .usage("--journal postgres:\(table.name): not a table name")
         }
+        let schema = try StoreOpening.runnerSchema(options.postgresSchema)
         let connection = try StoreOpening.connect(conninfo)
         defer { connection.close() }
         do throws(PGError) {
+            try PGStore.keepJobsOut(of: schema.name, connection: connection)
             try writer.append(event, on: connection)
         } catch {
             if error.sqlState == "23505", let id = event.id {

@@ -87,6 +87,22 @@ import Testing
         #expect(try Self.settledWindow(table, on: reader, count: 1) == ["kept"])
     }
 
+    @Test(.postgresServer) func initPutsAnUnqualifiedTableWhereARunLooksNotInTheRunnersSchema() throws {
+        // Given a role named like the runner's schema, which a run has created ("$user" leads the
+        // default search path)
+        let database = try PostgresTestDatabase()
+        let connection = try database.connect()
+        #expect(try connection.query("SELECT current_user").first?.string(0) == "projector")
+        try connection.execute("CREATE SCHEMA projector")
+        let options = RunOptions(databasePath: database.conninfo, journalPath: "postgres:events", jobsDirectory: "jobs")
+        _ = try EventsTableAdmin.initialize(options: options)
+        // Then the table is in public, where a run (which leaves its schema out of the path) reads it
+        #expect(try connection.query("SELECT to_regclass('public.events') IS NOT NULL").first?.bool(0) == true)
+        #expect(try connection.query("SELECT to_regclass('projector.events') IS NULL").first?.bool(0) == true)
+        _ = try EventsTableAdmin.append(try Self.event("e-1"), options: options)
+        #expect(try connection.query("SELECT count(*) FROM public.events").first?.int(0) == 1)
+    }
+
     @Test(.postgresServer) func aDuplicateIdAbortsTheCallersTransaction() throws {
         let (database, table) = try Self.initialized()
         let writer = try #require(EventsTableWriter(table: table.name))
