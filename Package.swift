@@ -128,7 +128,8 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "projector", "SQLiteStore", "PostgresClient", "Journal", "ProjectorCore", "QaHubDemo", "TestSupport",
+                "projector", "SQLiteStore", "PostgresClient", "PostgresStore", "Journal", "ProjectorCore", "QaHubDemo",
+                "TestSupport",
                 "Webhooks",
             ],
             swiftSettings: upcoming

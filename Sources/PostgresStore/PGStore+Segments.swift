@@ -328,3 +328,131 @@ extension PGStore {
             "SET idle_in_transaction_session_timeout = '\(idleInTransaction)s'; SET lock_timeout = '\(lockWait)s'")
     }
 }
+
+/// What `projector status` shows of runners sharing an events table.
+extension PGStore {
+    public struct SegmentRow: Sendable {
+        public var job: String
+        public var segment: Int
+        public var position: EventsTablePosition
+        public var eventsApplied: Int
+        public var owner: String?
+        /// Seconds since the segment's last commit (database clock), nil before any.
+        public var committedAgo: Double?
+        public var error: String?
+        public var attempts: Int
+    }
+
+    public struct RunnerRow: Sendable {
+        public var name: String
+        public var host: String
+        public var backendPID: Int
+        public var heartbeatAgo: Double
+        /// Whether its connection is still there.
+        public var connected: Bool
+    }
+
+    /// The transaction that holds every reader's horizon back: the oldest one still running
+    /// that has written (nil when none does).
+    public struct HorizonHolder: Sendable {
+        public var pid: Int
+        public var applicationName: String
+        public var state: String
+        public var seconds: Double
+        public var database: String
+    }
+
+    public struct HeldVersionRow: Sendable {
+        public var job: String
+        public var key: String
+        public var version: Int
+        public var waitingFor: Int
+        public var seconds: Double
+    }
+
+    public func segmentRows() throws(StoreError) -> [SegmentRow] {
+        try run(
+            """
+            SELECT job, segment, epoch, xid::text, seq, events_applied, owner,
+                extract(epoch FROM clock_timestamp() - committed_at), error, attempts
+            FROM \(table("segments")) ORDER BY job, segment
+            """
+        ).compactMap { row in
+            guard let job = row.string(0), let segment = row.int(1), let epoch = row.int(2),
+                let xid = row.string(3).flatMap({ UInt64($0) }), let seq = row.int(4)
+            else { return nil }
+            return SegmentRow(
+                job: job, segment: segment, position: EventsTablePosition(epoch: epoch, xid: xid, seq: seq),
+                eventsApplied: row.int(5) ?? 0, owner: row.string(6), committedAgo: row.double(7), error: row.string(8),
+                attempts: row.int(9) ?? 0)
+        }
+    }
+
+    public func runnerRows() throws(StoreError) -> [RunnerRow] {
+        try run(
+            """
+            SELECT r.name, r.host, r.backend_pid, extract(epoch FROM clock_timestamp() - r.heartbeat_at),
+                EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.backend_pid
+                    AND (a.backend_start IS NULL OR a.backend_start = r.backend_start))
+            FROM \(table("runners")) r ORDER BY r.name
+            """
+        ).compactMap { row in
+            guard let name = row.string(0) else { return nil }
+            return RunnerRow(
+                name: name, host: row.string(1) ?? "", backendPID: row.int(2) ?? 0, heartbeatAgo: row.double(3) ?? 0,
+                connected: row.bool(4) ?? false)
+        }
+    }
+
+    /// The oldest running transaction that holds an xid: the reading horizon stops at it.
+    public func horizonHolder() throws(StoreError) -> HorizonHolder? {
+        guard
+            let row = try run(
+                """
+                SELECT pid, coalesce(application_name, ''), coalesce(state, ''),
+                    extract(epoch FROM clock_timestamp() - xact_start), coalesce(datname, '')
+                FROM pg_stat_activity
+                WHERE backend_xid = pg_snapshot_xmin(pg_current_snapshot())::xid
+                ORDER BY xact_start LIMIT 1
+                """
+            ).first
+        else { return nil }
+        return HorizonHolder(
+            pid: row.int(0) ?? 0, applicationName: row.string(1) ?? "", state: row.string(2) ?? "",
+            seconds: row.double(3) ?? 0, database: row.string(4) ?? "")
+    }
+
+    /// Rows of the events table past `position`, counted up to `limit`.
+    public func rowsAfter(_ events: PGEventsTable, _ position: EventsTablePosition, limit: Int) throws(StoreError)
+        -> Int
+    {
+        try run(
+            """
+            SELECT count(*) FROM (SELECT 1 FROM \(events.sql)
+                WHERE (epoch, xid, seq) > ($1::integer, $2::xid8, $3::bigint) LIMIT $4::bigint) AS r
+            """, [position.epoch.parameter, "\(position.xid)", position.seq.parameter, limit.parameter]
+        ).first?.int(0) ?? 0
+    }
+
+    /// Held events, oldest first, with the version each waits for.
+    public func heldVersionRows(limit: Int) throws(StoreError) -> [HeldVersionRow] {
+        try run(
+            """
+            SELECT h.job, h.key, h.version, coalesce(v.version, 0) + 1,
+                extract(epoch FROM clock_timestamp() - h.held_at)
+            FROM \(table("version_holds")) h
+            LEFT JOIN \(table("key_versions")) v ON v.job = h.job AND v.key = h.key
+            ORDER BY h.held_at LIMIT $1
+            """, [limit.parameter]
+        ).compactMap { row in
+            guard let job = row.string(0), let key = row.string(1), let version = row.int(2) else { return nil }
+            return HeldVersionRow(
+                job: job, key: key, version: version, waitingFor: row.int(3) ?? 1, seconds: row.double(4) ?? 0)
+        }
+    }
+
+    /// Whether the tables of segmented runs exist.
+    public func hasSegmentTables() throws(StoreError) -> Bool {
+        try run("SELECT to_regclass($1) IS NOT NULL", [schema + ".segments"]).first?.bool(0) == true
+    }
+}

@@ -66,6 +66,9 @@ public struct RunOptions: Sendable {
     /// On an events table, this runner's name among the runners sharing the work (`--runner`;
     /// default HOST-PID).
     public var runnerName: String?
+    /// On an events table, seconds without a heartbeat after which the other runners take a
+    /// runner's segments although its connection is still there (`--runner-timeout`).
+    public var runnerTimeout = 5.0
     /// The most rows of each kind (runs, delivered notifications, rejects) one run prunes.
     public var pruneLimit = 1_000
     /// Set by `--watch`: a run that finds nothing to do shares one "idle" row with the idle runs

@@ -23,9 +23,9 @@ final class SegmentedRun {
     let name: String
     let host: String
     /// Seconds without a heartbeat after which a runner whose connection is still there is dead.
-    var runnerTimeout = 5.0
+    var runnerTimeout: Double { options.runnerTimeout }
     /// Seconds between heartbeats (and looks at who is alive).
-    var heartbeatInterval = 1.0
+    var heartbeatInterval: Double { min(1.0, options.runnerTimeout / 4) }
     /// Seconds a watching runner waits when it found nothing to do.
     var pollInterval = 0.2
     /// The most rows one transaction reads.
@@ -94,12 +94,6 @@ final class SegmentedRun {
             try store.setRunnerTimeouts(idleInTransaction: Int(runnerTimeout * 2), lockWait: 10)
         }
         let jobs = prepared.jobs
-        try onStore { () throws(StoreError) in
-            try store.transaction { () throws(StoreError) in
-                try store.createSegmentTables()
-                try store.ensureSegments(of: jobs.map(\.name), fingerprints: jobs.map(\.definition.fingerprint))
-            }
-        }
         if report.jobs.isEmpty {
             report.jobs = jobs.map {
                 JobReport(name: $0.name, mode: $0.definition.mode.rawValue, fromPosition: 0, toPosition: 0)
@@ -158,8 +152,9 @@ final class SegmentedRun {
         }
     }
 
-    /// The jobs prepared, one runner at a time: runners starting together would otherwise run
-    /// the same `CREATE TABLE IF NOT EXISTS` at once, which PostgreSQL does not serialise.
+    /// The jobs prepared and the segment tables created, one runner at a time: runners starting
+    /// together would otherwise run the same `CREATE TABLE IF NOT EXISTS` at once, which
+    /// PostgreSQL does not serialise.
     private func preparedJobs(_ catalog: JobCatalog) throws(RunError) -> PreparedJobs {
         guard let conninfo = options.postgresConnection else { throw .usage("an events table needs PostgreSQL") }
         let lock = try StoreOpening.connect(conninfo)
@@ -170,7 +165,16 @@ final class SegmentedRun {
         } catch {
             throw StoreOpening.postgresError(error, conninfo: conninfo)
         }
-        return try PreparedJobs.prepare(catalog, options: options, logger: logger, purpose: .write)
+        let prepared = try PreparedJobs.prepare(catalog, options: options, logger: logger, purpose: .write)
+        guard let store = prepared.store as? PGStore else { throw .usage("an events table needs PostgreSQL") }
+        let jobs = prepared.jobs
+        try onStore { () throws(StoreError) in
+            try store.transaction { () throws(StoreError) in
+                try store.createSegmentTables()
+                try store.ensureSegments(of: jobs.map(\.name), fingerprints: jobs.map(\.definition.fingerprint))
+            }
+        }
+        return prepared
     }
 
     private func onStore<T>(_ body: () throws(StoreError) -> T) throws(RunError) -> T {

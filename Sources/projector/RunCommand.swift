@@ -80,9 +80,21 @@ struct RunCommand: ParsableCommand {
     )
     var runner: String?
 
+    @Option(
+        name: .customLong("runner-timeout"),
+        help:
+            "On an events table, seconds without a heartbeat before the other runners take a frozen runner's segments.")
+    var runnerTimeout: Double = 5
+
     func validate() throws {
         if let maxEvents, maxEvents < 1 { throw ValidationError("--max-events must be at least 1") }
         if let maxSeconds, maxSeconds <= 0 { throw ValidationError("--max-seconds must be positive") }
+        if !(runnerTimeout.isFinite && runnerTimeout >= 0.5) {
+            throw ValidationError("--runner-timeout must be at least 0.5 seconds")
+        }
+        if let runner, runner.isEmpty || runner.count > 100 {
+            throw ValidationError("--runner must be a name of 1 to 100 characters")
+        }
         if batchEvents < 1 { throw ValidationError("--batch-events must be at least 1") }
         if batchBytes < 1024 { throw ValidationError("--batch-bytes must be at least 1024") }
         if maxLineBytes < 64 { throw ValidationError("--max-line-bytes must be at least 64") }
@@ -141,6 +153,7 @@ struct RunCommand: ParsableCommand {
         options.maxEvents = maxEvents
         options.maxSeconds = maxSeconds
         options.runnerName = runner
+        options.runnerTimeout = runnerTimeout
         options.dryRun = dryRun
         options.waitForLock = wait
         lock.apply(to: &options)

@@ -17,6 +17,7 @@ struct StatusCommand: ParsableCommand {
         _ = store.makeLogger()
         let options = try store.runOptions()
         try store.requireExistingDatabase(options)
+        if options.eventsTableName != nil { return try segmented(options) }
         let status: StatusReport = try StatusReport.load(options: options)
         if json {
             print(try Output.json(status))
@@ -90,6 +91,54 @@ struct StatusCommand: ParsableCommand {
         }
         for problem in status.problems { print("PROBLEM: " + problem) }
         try failOnProblems(status)
+    }
+
+    /// Runners sharing an events table: each job's segments, the runners, the reading horizon.
+    func segmented(_ options: RunOptions) throws {
+        let status = try SegmentedStatus.load(options: options)
+        if json {
+            print(try Output.json(status))
+        } else {
+            print("events table \(status.table), \(status.runners.filter(\.alive).count) runner(s) alive")
+            var rows = [["job", "segments", "lag events", "applied", "last commit", "failing segments"]]
+            for job in status.jobs {
+                rows.append([
+                    job.name, String(job.segments), Output.count(job.lagEvents), Output.count(job.eventsApplied),
+                    job.lastCommitSeconds.map { Output.seconds($0) + " ago" } ?? "never", String(job.failingSegments),
+                ])
+            }
+            print(Output.table(rows))
+            for job in status.jobs {
+                for segment in job.segmentDetails where segment.error != nil {
+                    print(
+                        "  \(job.name) segment \(segment.segment) at \(segment.position), attempt \(segment.attempts): "
+                            + (segment.error ?? ""))
+                }
+            }
+            var runners = [["runner", "host", "backend", "heartbeat", "alive", "segments (last commit)"]]
+            for runner in status.runners {
+                runners.append([
+                    runner.name, runner.host, String(runner.backendPID),
+                    Output.seconds(runner.heartbeatSeconds) + " ago",
+                    runner.alive ? "yes" : "no", String(runner.segments),
+                ])
+            }
+            print(Output.table(runners))
+            if let holder = status.horizonHeldBy {
+                print(
+                    "reading horizon held by backend \(holder.pid) (\(holder.applicationName.isEmpty ? "no name" : holder.applicationName), "
+                        + "database \(holder.database), \(holder.state)), in its transaction for \(Output.seconds(holder.seconds))"
+                )
+            } else {
+                print("reading horizon: no writing transaction is open")
+            }
+            for hold in status.held {
+                print(
+                    "held: \(hold.job) key \(hold.key) version \(hold.version) waits for version \(hold.waitingFor) "
+                        + "(\(Output.seconds(hold.seconds)))")
+            }
+            for problem in status.problems { print("PROBLEM: " + problem) }
+        }
     }
 
     /// A window's length in whole hours when it is some, else in seconds.

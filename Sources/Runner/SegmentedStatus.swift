@@ -1,0 +1,139 @@
+import PostgresStore
+import ProjectorCore
+
+/// What `projector status` shows for runners sharing an events table (SPEC §10): per job its
+/// segments' progress and failures, the runners and which segments each committed last, the
+/// reading horizon and the transaction that holds it, and events held for an earlier version.
+public struct SegmentedStatus: Codable, Sendable {
+    public struct Job: Codable, Sendable {
+        public var name: String
+        public var segments: Int
+        /// Rows of the events table past the job's lowest segment checkpoint (counted up to a
+        /// million), the job's lag.
+        public var lagEvents: Int
+        public var eventsApplied: Int
+        /// Seconds since the job's latest commit on any segment.
+        public var lastCommitSeconds: Double?
+        public var failingSegments: Int
+        public var segmentDetails: [Segment]
+    }
+
+    public struct Segment: Codable, Sendable {
+        public var segment: Int
+        public var position: String
+        public var owner: String?
+        public var lastCommitSeconds: Double?
+        public var eventsApplied: Int
+        public var error: String?
+        public var attempts: Int
+    }
+
+    public struct Runner: Codable, Sendable {
+        public var name: String
+        public var host: String
+        public var backendPID: Int
+        public var heartbeatSeconds: Double
+        public var alive: Bool
+        /// Segments whose latest commit is this runner's.
+        public var segments: Int
+    }
+
+    public struct Horizon: Codable, Sendable {
+        public var pid: Int
+        public var applicationName: String
+        public var state: String
+        public var database: String
+        public var seconds: Double
+    }
+
+    public struct Held: Codable, Sendable {
+        public var job: String
+        public var key: String
+        public var version: Int
+        public var waitingFor: Int
+        public var seconds: Double
+    }
+
+    public var table: String
+    public var jobs: [Job]
+    public var runners: [Runner]
+    /// The oldest transaction still running that has written: no reader goes past it.
+    public var horizonHeldBy: Horizon?
+    public var held: [Held]
+    /// Seconds a runner may go without a heartbeat before the others take its segments.
+    public var runnerTimeoutSeconds: Double
+
+    /// How long an event may wait for an earlier version before status calls it out.
+    public static let heldWarningSeconds = 60.0
+
+    public var problems: [String] {
+        var problems: [String] = []
+        for job in jobs where job.failingSegments > 0 {
+            problems.append("job \(job.name): \(job.failingSegments) segment(s) stopped at a failing key")
+        }
+        for hold in held where hold.seconds >= Self.heldWarningSeconds {
+            problems.append(
+                "job \(hold.job) key \(hold.key): version \(hold.version) has waited \(Int(hold.seconds)) s for "
+                    + "version \(hold.waitingFor)")
+        }
+        return problems
+    }
+
+    public static func load(options: RunOptions) throws(RunError) -> SegmentedStatus {
+        guard let name = options.eventsTableName, let table = PGEventsTable(name) else {
+            throw .usage("the journal \(options.journalPath) is not an events table (postgres:TABLE)")
+        }
+        guard let conninfo = options.postgresConnection else {
+            throw .usage("an events table is read from PostgreSQL: give --database postgres://…")
+        }
+        let store = try StoreOpening.postgresStore(conninfo, schema: options.postgresSchema)
+        let timeout = options.runnerTimeout
+        do throws(StoreError) {
+            guard try store.hasSegmentTables() else {
+                return SegmentedStatus(
+                    table: name, jobs: [], runners: [], horizonHeldBy: try horizon(store), held: [],
+                    runnerTimeoutSeconds: timeout)
+            }
+            let segments = try store.segmentRows()
+            var jobs: [Job] = []
+            for (job, rows) in Dictionary(grouping: segments, by: \.job).sorted(by: { $0.key < $1.key }) {
+                let lowest = rows.map(\.position).min() ?? .start
+                jobs.append(
+                    Job(
+                        name: job, segments: rows.count,
+                        lagEvents: try store.rowsAfter(table, lowest, limit: 1_000_000),
+                        eventsApplied: rows.reduce(0) { $0 + $1.eventsApplied },
+                        lastCommitSeconds: rows.compactMap(\.committedAgo).min(),
+                        failingSegments: rows.filter { $0.error != nil }.count,
+                        segmentDetails: rows.map {
+                            Segment(
+                                segment: $0.segment, position: $0.position.description, owner: $0.owner,
+                                lastCommitSeconds: $0.committedAgo, eventsApplied: $0.eventsApplied, error: $0.error,
+                                attempts: $0.attempts)
+                        }))
+            }
+            let owned = Dictionary(grouping: segments.compactMap(\.owner), by: { $0 }).mapValues(\.count)
+            let runners = try store.runnerRows().map {
+                Runner(
+                    name: $0.name, host: $0.host, backendPID: $0.backendPID, heartbeatSeconds: $0.heartbeatAgo,
+                    alive: $0.connected && $0.heartbeatAgo < timeout, segments: owned[$0.name] ?? 0)
+            }
+            let held = try store.heldVersionRows(limit: 20).map {
+                Held(job: $0.job, key: $0.key, version: $0.version, waitingFor: $0.waitingFor, seconds: $0.seconds)
+            }
+            return SegmentedStatus(
+                table: name, jobs: jobs, runners: runners, horizonHeldBy: try horizon(store), held: held,
+                runnerTimeoutSeconds: timeout)
+        } catch {
+            throw .from(error)
+        }
+    }
+
+    private static func horizon(_ store: PGStore) throws(StoreError) -> Horizon? {
+        try store.horizonHolder().map {
+            Horizon(
+                pid: $0.pid, applicationName: $0.applicationName, state: $0.state, database: $0.database,
+                seconds: $0.seconds)
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import PostgresClient
+import PostgresStore
+import TestSupport
+import Testing
+
+/// Several `projector run --watch` processes sharing an events table: they split the segments
+/// between them, and when one is killed the other takes its segments over, every event applied
+/// once (SPEC §10).
+@Suite(.postgresServer, .serialized) struct PostgresRunnersProcessTests {
+    static let ledgerJob = """
+        -- dialect: postgres
+        -- on: PING           key: aggregateId
+        -- @setup
+        CREATE TABLE IF NOT EXISTS ledger(event_id text PRIMARY KEY, aggregate_id text NOT NULL, version bigint,
+            applied bigserial);
+        -- @apply
+        INSERT INTO ledger(event_id, aggregate_id, version) VALUES(:id, :aggregate_id, (:data->>'v')::bigint);
+        """
+
+    func append(_ range: ClosedRange<Int>, table: PGEventsTable, on connection: PGConnection) throws {
+        try connection.execute("BEGIN")
+        for i in range {
+            let version = (i - 1) / 50 + 1
+            try connection.query(
+                table.insert,
+                ["e\(i)", "PING", "agg", "a\(i % 50)", String(version), nil, #"{"v": \#(version)}"#, "{}"])
+        }
+        try connection.execute("COMMIT")
+    }
+
+    func waitFor(_ what: String, seconds: Double = 60, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while try !condition() {
+            guard Date() < deadline else {
+                Issue.record("timed out waiting for \(what)")
+                return
+            }
+            usleep(100_000)
+        }
+    }
+
+    @Test func twoRunnersShareTheSegmentsAndOneTakesOverWhenTheOtherIsKilled() throws {
+        let database = try PostgresTestDatabase()
+        let w = try Workspace(label: "projector-runners", jobs: ["ledger": Self.ledgerJob])
+        let table = try #require(PGEventsTable("events"))
+        let connection = try database.connect()
+        try connection.execute(table.ddl)
+        let flags = [
+            "--database", database.conninfo, "--journal", "postgres:events", "--jobs-dir", w.jobsDirectory,
+            "--log-level", "warning",
+        ]
+        let watch = ["run", "--watch", "--runner-timeout", "2", "--runner"]
+        let first = try ChildProcess(watch + ["r1"] + flags)
+        let second = try ChildProcess(watch + ["r2"] + flags)
+        defer {
+            first.kill9()
+            second.kill9()
+        }
+        func count(_ sql: String) throws -> Int { try connection.query(sql).first?.int(0) ?? -1 }
+        try waitFor("both runners to heartbeat", seconds: 120) {
+            try count("SELECT CASE WHEN to_regclass('projector.runners') IS NULL THEN 0 ELSE 1 END") == 1
+                && count("SELECT count(*) FROM projector.runners") == 2
+        }
+        #expect(first.isRunning && second.isRunning)
+        usleep(1_500_000)  // each has seen the other (heartbeats every 0.5 s here)
+        try append(1...500, table: table, on: connection)
+        try waitFor("the first 500 events") { try count("SELECT count(*) FROM ledger") == 500 }
+        // Both runners committed segments.
+        #expect(try count("SELECT count(DISTINCT owner) FROM projector.segments WHERE owner IS NOT NULL") == 2)
+
+        first.kill9()
+        _ = first.wait()
+        try append(501...1000, table: table, on: connection)
+        try waitFor("the next 500 events after r1 was killed") { try count("SELECT count(*) FROM ledger") == 1000 }
+        // r2 took r1's segments: every segment's latest commit is r2's once the stream moved on.
+        try waitFor("r2 to own every segment") {
+            try count("SELECT count(*) FROM projector.segments WHERE owner = 'r2'") == PGStore.segmentCount
+        }
+        #expect(try count("SELECT count(DISTINCT event_id) FROM ledger") == 1000)
+        // Each aggregate's versions in order.
+        #expect(
+            try count(
+                """
+                SELECT count(*) FROM (SELECT version, row_number() OVER (PARTITION BY aggregate_id ORDER BY applied) AS n
+                FROM ledger) AS t WHERE version <> n
+                """) == 0)
+        let status = try ChildProcess.run(["status"] + flags)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("1 runner(s) alive"), "\(status.stdout)")
+
+        kill(second.pid, SIGTERM)
+        let stopped = second.wait()
+        #expect(stopped.status == 0, "\(stopped.stderr)")
+    }
+}
