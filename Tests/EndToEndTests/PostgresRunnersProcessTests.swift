@@ -89,6 +89,11 @@ import Testing
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("1 runner(s) alive"), "\(status.stdout)")
 
+        // Commands that read a journal file say so on an events table.
+        let prune = try ChildProcess.run(["journal", "prune"] + flags)
+        #expect(prune.status == 64, "\(prune.stderr)")
+        #expect(prune.stderr.contains("is an events table"), "\(prune.stderr)")
+
         kill(second.pid, SIGTERM)
         let stopped = second.wait()
         #expect(stopped.status == 0, "\(stopped.stderr)")
