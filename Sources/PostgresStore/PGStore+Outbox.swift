@@ -76,8 +76,25 @@ extension PGStore {
     }
 
     public func dueDeliveries(now: Double, limit: Int) throws(StoreError) -> [OutboxRow] {
-        try outboxRows(
-            "WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2", [now.parameter, limit.parameter])
+        guard claimsDeliveries else {
+            return try outboxRows(
+                "WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY id LIMIT $2",
+                [now.parameter, limit.parameter])
+        }
+        // Claimed in one statement: rows another runner is claiming are skipped, rows whose claim
+        // expired (its runner died mid-delivery) are due again; the claim ends with the attempt.
+        let claimed = try run(
+            """
+            UPDATE \(table("webhook_outbox")) o SET claimed_until = $1::double precision + $3::double precision
+            FROM (SELECT id FROM \(table("webhook_outbox"))
+                WHERE state = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1)
+                ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED) AS due
+            WHERE o.id = due.id RETURNING o.id
+            """, [now.parameter, limit.parameter, claimSeconds.parameter]
+        ).compactMap { $0.int(0) }
+        guard !claimed.isEmpty else { return [] }
+        return try outboxRows(
+            "WHERE id = ANY($1::bigint[]) ORDER BY id", [Self.intArray(claimed)])
     }
 
     /// The rows a `WHERE … ORDER BY … LIMIT …` tail selects.
@@ -102,7 +119,7 @@ extension PGStore {
         try run(
             """
             UPDATE \(table("webhook_outbox")) SET state = $1, attempts = $2, last_attempt_at = $3,
-                next_attempt_at = $4, last_status = $5, last_error = $6,
+                next_attempt_at = $4, last_status = $5, last_error = $6, claimed_until = NULL,
                 delivered_at = CASE WHEN $1 = 'delivered' THEN $3 ELSE delivered_at END
             WHERE id = $7
             """,

@@ -97,6 +97,7 @@ extension PGStore {
                 last_error text,
                 delivered_at double precision
             );
+            ALTER TABLE \(table("webhook_outbox")) ADD COLUMN IF NOT EXISTS claimed_until double precision;
             CREATE INDEX IF NOT EXISTS webhook_outbox_due ON \(table("webhook_outbox"))(state, next_attempt_at);
             CREATE INDEX IF NOT EXISTS webhook_outbox_delivered ON \(table("webhook_outbox"))(delivered_at)
                 WHERE state = 'delivered';

@@ -32,6 +32,11 @@ public final class PGStore: ProjectionStore {
     /// every statement on its own.
     public var pipelineDepth = 1000
 
+    /// Whether due notifications are claimed before delivery (several runners share the outbox):
+    /// each claim lasts `claimSeconds`, and a row claimed by another connection is skipped.
+    public var claimsDeliveries = false
+    public var claimSeconds = 60.0
+
     /// Round trips to the server so far, on the store's connection.
     public var roundTrips: Int? { connection.roundTrips }
 

@@ -11,3 +11,16 @@ public struct DeliveryReport: Codable, Sendable, Equatable {
 
     public init() {}
 }
+
+extension DeliveryReport {
+    /// Adds another round's counts (a watch on an events table delivers after each batch).
+    mutating func add(_ other: DeliveryReport) {
+        attempted += other.attempted
+        delivered += other.delivered
+        retrying += other.retrying
+        dead += other.dead
+        disabled += other.disabled
+        cutShort += other.cutShort
+        seconds += other.seconds
+    }
+}

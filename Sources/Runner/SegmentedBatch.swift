@@ -1,6 +1,7 @@
 import Logging
 import PostgresStore
 import ProjectorCore
+import Webhooks
 
 /// One transaction of a segmented run: lock this runner's segments that are free, read the
 /// window of events past the lowest of their checkpoints, apply each job's events of each locked
@@ -28,6 +29,7 @@ final class SegmentedBatch {
 
     struct Outcome {
         var rows = 0
+        var notifications = 0
         var events = 0
         var eventsPerJob: [Int]
         var rejects = 0
@@ -81,6 +83,8 @@ final class SegmentedBatch {
         var job: Int
         /// Indexes into `batch.keyed` of its events past its checkpoint, in reading order.
         var entries: [Int] = []
+        /// How many of `entries` were done (all unless the segment stopped at a failing key).
+        var done = 0
         var stoppedAt: EventsTablePosition?
         var error: String?
         var events = 0
@@ -155,7 +159,46 @@ final class SegmentedBatch {
             if unit.error != nil { outcome.failures += 1 }
         }
         try store.advanceSegments(advances, runner: runner)
+        outcome.notifications = try notify(units, from: from, to: windowEnd)
         return outcome
+    }
+
+    /// Queues, in the batch's transaction, one notification per endpoint of each job that did
+    /// work here (its keys, events and failing segments): committed with the work it reports, so
+    /// none is lost and none reports work rolled back. Positions are the events table's `seq`.
+    private func notify(_ units: [Unit], from: EventsTablePosition, to: EventsTablePosition) throws(StoreError)
+        -> Int
+    {
+        guard jobs.contains(where: { !$0.endpoints.isEmpty }) else { return 0 }
+        var disabled: Set<String>?
+        var written = 0
+        for (index, job) in jobs.enumerated() where !job.endpoints.isEmpty {
+            let mine = units.filter { $0.job == index }
+            var keys: [String] = []
+            var seen = Set<String>()
+            for unit in mine {
+                for entry in unit.entries.prefix(unit.done) where seen.insert(batch.keyed[entry].key).inserted {
+                    keys.append(batch.keyed[entry].key)
+                }
+            }
+            let failures = mine.filter { $0.error != nil }.count
+            guard !keys.isEmpty || failures > 0 else { continue }
+            let now = SystemClock().now()
+            let notification = Notification(
+                job: job.name, runID: runID, fromPosition: from.seq, toPosition: to.seq,
+                events: mine.reduce(0) { $0 + $1.events }, keys: Array(keys.prefix(Notification.keysCap)),
+                keysTotal: keys.count, failures: failures, timestamp: now)
+            let body = notification.body
+            let id = Notification.newID()
+            if disabled == nil { disabled = try store.disabledEndpoints() }
+            for endpoint in job.endpoints {
+                try store.enqueue(
+                    messageID: id, endpoint: endpoint, job: job.name, runID: runID, body: body, now: now,
+                    state: disabled?.contains(endpoint) == true ? .disabled : .pending)
+                written += 1
+            }
+        }
+        return written
     }
 
     private func recordRejects() throws(StoreError) -> Int {
@@ -197,7 +240,10 @@ final class SegmentedBatch {
                     try perform(job: index, entries: units[unit].entries, rows: rows, eventRow: eventRow, &versions)
                 }
             }
-            for unit in indexes { units[unit].events = distinctEvents(units[unit].entries) }
+            for unit in indexes {
+                units[unit].events = distinctEvents(units[unit].entries)
+                units[unit].done = units[unit].entries.count
+            }
         } catch  where error.isKeyLocal {
             versions = saved
             for unit in indexes {
@@ -250,6 +296,7 @@ final class SegmentedBatch {
                     before.map { rows[eventRow[Int(batch.keyed[$0].event)]].position } ?? unit.locked.position
                 unit.error = error.description
                 unit.events = distinctEvents(done.filter { $0 < first })
+                unit.done = unit.entries.filter { $0 < first }.count
                 logger.error(
                     "key failed; its segment waits",
                     metadata: [
@@ -260,6 +307,7 @@ final class SegmentedBatch {
             }
         }
         unit.events = distinctEvents(unit.entries)
+        unit.done = unit.entries.count
     }
 
     private func distinctEvents(_ entries: [Int]) -> Int {

@@ -3,6 +3,7 @@ import Logging
 import PostgresClient
 import PostgresStore
 import ProjectorCore
+import Webhooks
 
 /// `projector run` on an events table (`--journal postgres:TABLE`, SPEC §10): any number of these
 /// share the work through PostgreSQL's row locks. A job's keys are spread over
@@ -104,6 +105,11 @@ final class SegmentedRun {
         }
         report.runID = runID
         var placement = SegmentPlacement(jobs: jobs.map(\.name), runner: name)
+        store.claimsDeliveries = true
+        let dispatcher =
+            options.deliverWebhooks && options.endpoints.contains(where: { !$0.secrets.isEmpty })
+            ? WebhookDispatcher(store: store, endpoints: options.endpoints, clock: SystemClock(), logger: logger) : nil
+        var lastDelivery = -Double.infinity
         let batches = SegmentedBatch(
             store: store, table: table, jobs: jobs, runner: name, runID: runID, retry: options.retry,
             maxDepth: options.maxDepth, logger: logger)
@@ -134,6 +140,15 @@ final class SegmentedRun {
             report.failures += outcome.failures
             report.conflictRetries += outcome.conflicts
             if outcome.rows > 0 { report.batches += 1 }
+            report.notificationsQueued += outcome.notifications
+            // Due notifications, claimed so that each goes out from one runner at a time.
+            if let dispatcher, outcome.notifications > 0 || Monotonic.now() - lastDelivery >= 1 {
+                let delivered = try onStore { () throws(StoreError) in
+                    try dispatcher.deliverDue(budget: options.webhookBudget)
+                }
+                report.deliveries.add(delivered)
+                lastDelivery = Monotonic.now()
+            }
             for (index, count) in outcome.eventsPerJob.enumerated() { report.jobs[index].events += count }
             if outcome.rows == 0 {
                 guard watching else { break }

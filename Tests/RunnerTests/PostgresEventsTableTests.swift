@@ -2,9 +2,11 @@ import Foundation
 import PostgresClient
 import PostgresStore
 import ProjectorCore
+import QaHubDemo
 import Runner
 import TestSupport
 import Testing
+import Webhooks
 
 /// Runs that read an events table (`--journal postgres:TABLE`, SPEC §10): segments checkpointed
 /// per transaction, the snapshot horizon, per-aggregate versions, a failing key's segment.
@@ -161,6 +163,40 @@ import Testing
                 ["e1"], ["bad"], ["after"],
             ])
         #expect(try f.scalar("SELECT count(*) FROM projector.segments WHERE error IS NOT NULL") == 0)
+    }
+
+    @Test func aBatchQueuesItsNotificationAndAClaimedDeliveryGoesOutOnce() throws {
+        let secret = try WebhookSecret(WebhookSecret.generate())
+        let receiver = try WebhookReceiver(secrets: [secret])
+        f.options.endpoints = [
+            WebhookEndpoint(
+                name: "dash", url: receiver.url, secrets: [secret], jobs: ["ledger"], timeout: 5, connectTimeout: 1,
+                policy: DeliveryPolicy(), allowHTTP: true)
+        ]
+        for i in 1...5 { try append("e\(i)", aggregate: "a\(i)") }
+        let report = try settle(events: 5) { $0.selectedJobs = ["ledger"] }
+        #expect(report.notificationsQueued >= 1)
+        #expect(receiver.wait(for: report.notificationsQueued))
+        let bodies = receiver.received.compactMap(\.json)
+        let keys = Set(bodies.flatMap { (($0["data"] as? [String: Any])?["keys"] as? [String]) ?? [] })
+        #expect(keys == ["a1", "a2", "a3", "a4", "a5"])
+        #expect(receiver.received.allSatisfy { $0.verified == true })
+        #expect(
+            try f.scalar("SELECT count(*) FROM projector.webhook_outbox WHERE state = 'delivered'")
+                == report.notificationsQueued)
+        #expect(try f.scalar("SELECT count(*) FROM projector.webhook_outbox WHERE claimed_until IS NOT NULL") == 0)
+        // A row another runner claimed is left alone until its claim expires.
+        try f.connection.execute(
+            """
+            UPDATE projector.webhook_outbox SET state = 'pending', next_attempt_at = 0,
+                claimed_until = extract(epoch FROM now()) + 3600
+            """)
+        let before = receiver.received.count
+        try append("e6", aggregate: "a6")
+        let again = try settle(events: 1) { $0.selectedJobs = ["ledger"] }
+        #expect(receiver.wait(for: before + again.notificationsQueued))
+        usleep(200_000)
+        #expect(receiver.received.count == before + again.notificationsQueued)
     }
 
     @Test func aRowMissingARequiredFieldIsARejectRecordedOnce() throws {
