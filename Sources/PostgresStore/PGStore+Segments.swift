@@ -116,6 +116,8 @@ extension PGStore {
         public var segment: Int
         public var position: EventsTablePosition
         public var attempts: Int
+        /// The runner that committed on it last.
+        public var owner: String?
     }
 
     /// Locks the segments of `units` (job, segment) that no other transaction holds and that are
@@ -123,7 +125,7 @@ extension PGStore {
     public func lockSegments(_ units: [(job: String, segment: Int)]) throws(StoreError) -> [LockedSegment] {
         try run(
             """
-            SELECT s.job, s.segment, s.epoch, s.xid::text, s.seq, s.attempts FROM \(table("segments")) s
+            SELECT s.job, s.segment, s.epoch, s.xid::text, s.seq, s.attempts, s.owner FROM \(table("segments")) s
             JOIN unnest($1::text[], $2::integer[]) AS u(job, segment) ON s.job = u.job AND s.segment = u.segment
             WHERE s.retry_at IS NULL OR s.retry_at <= clock_timestamp()
             ORDER BY s.job, s.segment
@@ -135,7 +137,7 @@ extension PGStore {
             else { return nil }
             return LockedSegment(
                 job: job, segment: segment, position: EventsTablePosition(epoch: epoch, xid: xid, seq: seq),
-                attempts: row.int(5) ?? 0)
+                attempts: row.int(5) ?? 0, owner: row.string(6))
         }
     }
 

@@ -29,6 +29,8 @@ final class SegmentedBatch {
 
     struct Outcome {
         var rows = 0
+        /// Segments this runner committed on for the first time, without events to apply.
+        var takenOver = 0
         var notifications = 0
         var events = 0
         var eventsPerJob: [Int]
@@ -95,7 +97,18 @@ final class SegmentedBatch {
         let locked = try store.lockSegments(wanted)
         guard let from = locked.map(\.position).min() else { return outcome }
         let rows = try store.readWindow(table, from: from, limit: windowRows)
-        guard let windowEnd = rows.last?.position else { return outcome }
+        guard let windowEnd = rows.last?.position else {
+            // Nothing to read (or the horizon is held back): still take over, at once and
+            // visibly, the segments another runner committed on last.
+            let taken = locked.filter { $0.owner != runner && $0.attempts == 0 }
+            try store.advanceSegments(
+                taken.map {
+                    PGStore.SegmentAdvance(
+                        job: $0.job, segment: $0.segment, position: $0.position, events: 0, error: nil, retryIn: nil)
+                }, runner: runner)
+            outcome.takenOver = taken.count
+            return outcome
+        }
         outcome.rows = rows.count
 
         // The rows as a batch: scanned, rejected or routed and keyed, as journal lines are.
@@ -148,7 +161,10 @@ final class SegmentedBatch {
                 position = min(position, max(cap, unit.locked.position))
             }
             position = max(position, unit.locked.position)
-            guard position != unit.locked.position || unit.error != nil || unit.locked.attempts > 0 else { continue }
+            guard
+                position != unit.locked.position || unit.error != nil || unit.locked.attempts > 0
+                    || unit.locked.owner != runner
+            else { continue }
             advances.append(
                 PGStore.SegmentAdvance(
                     job: unit.locked.job, segment: unit.locked.segment, position: position, events: unit.events,

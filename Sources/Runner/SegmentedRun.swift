@@ -92,7 +92,7 @@ final class SegmentedRun {
         let prepared = try preparedJobs(catalog)
         guard let store = prepared.store as? PGStore else { throw .usage("an events table needs PostgreSQL") }
         try onStore { () throws(StoreError) in
-            try store.setRunnerTimeouts(idleInTransaction: Int(runnerTimeout * 2), lockWait: 10)
+            try store.setRunnerTimeouts(idleInTransaction: max(2, Int(runnerTimeout.rounded(.up))), lockWait: 10)
         }
         let jobs = prepared.jobs
         if report.jobs.isEmpty {
