@@ -458,3 +458,10 @@ extension PGStore {
         try run("SELECT to_regclass($1) IS NOT NULL", [schema + ".segments"]).first?.bool(0) == true
     }
 }
+
+extension PGStore {
+    /// Whether the events table exists where the session's search path finds it.
+    public func exists(_ events: PGEventsTable) throws(StoreError) -> Bool {
+        try run("SELECT to_regclass($1) IS NOT NULL", [events.sql]).first?.bool(0) == true
+    }
+}

@@ -91,6 +91,11 @@ final class SegmentedRun {
         let catalog = try ProjectionRun(options: options, logger: logger).selectedJobs(withUpstreams: true)
         let prepared = try preparedJobs(catalog)
         guard let store = prepared.store as? PGStore else { throw .usage("an events table needs PostgreSQL") }
+        guard try onStore({ () throws(StoreError) in try store.exists(table) }) else {
+            throw .configuration(
+                "the events table \(table) does not exist in this database (or is not on the search path): create it "
+                    + "with `projector events init --database … --journal postgres:\(table)`")
+        }
         try onStore { () throws(StoreError) in
             try store.setRunnerTimeouts(idleInTransaction: max(2, Int(runnerTimeout.rounded(.up))), lockWait: 10)
         }

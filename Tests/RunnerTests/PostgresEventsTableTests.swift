@@ -210,6 +210,19 @@ import Webhooks
         #expect(try f.run { $0.selectedJobs = ["ledger"] }.rejects == 0)
     }
 
+    @Test func aMissingEventsTableIsAConfigurationErrorNamingTheCommandThatMakesIt() throws {
+        do {
+            try f.run { $0.journalPath = "postgres:missing_events" }
+            Issue.record("a run went ahead without its events table")
+        } catch {
+            guard case .configuration(let message) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(message.contains("projector events init"), "\(message)")
+        }
+    }
+
     @Test func aJournalNamingAnEventsTableNeedsPostgreSQL() throws {
         var options = f.options
         options.databasePath = f.workspace.dir.file("p.db")
