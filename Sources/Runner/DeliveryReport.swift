@@ -23,4 +23,15 @@ extension DeliveryReport {
         cutShort += other.cutShort
         seconds += other.seconds
     }
+
+    /// Takes away counts already reported.
+    mutating func subtract(_ other: DeliveryReport) {
+        attempted -= other.attempted
+        delivered -= other.delivered
+        retrying -= other.retrying
+        dead -= other.dead
+        disabled -= other.disabled
+        cutShort -= other.cutShort
+        seconds -= other.seconds
+    }
 }

@@ -18,10 +18,20 @@ public struct MetricsFile: Sendable {
             try Metrics.record(
                 report, exitCode: exitCode(report.outcome), databasePath: options.databasePath,
                 postgresSchema: options.postgresSchema, now: clock.now())
-            let status = try StatusReport.load(options: options)
+            var status: StatusReport
+            var extra = ""
+            if options.eventsTableName != nil {
+                let segmented = try SegmentedStatus.load(options: options)
+                status = StatusReport(
+                    journal: StatusReport.JournalStatus(path: options.journalPath, start: 0, end: 0, segments: 0),
+                    jobs: segmented.jobs.map(\.asJobStatus), rejects: 0, lastRun: nil)
+                extra = segmented.metrics
+            } else {
+                status = try StatusReport.load(options: options)
+            }
             let text = try Metrics.render(
                 databasePath: options.databasePath, postgresSchema: options.postgresSchema, status: status)
-            try Metrics.write(text, to: path)
+            try Metrics.write(text + extra, to: path)
         } catch {
             logger.error("cannot write metrics", metadata: ["error": "\(error)"])
         }

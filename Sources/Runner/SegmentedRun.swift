@@ -31,6 +31,9 @@ final class SegmentedRun {
     var pollInterval = 0.2
     /// The most rows one transaction reads.
     var windowRows: Int
+    /// A watch's textfile metrics, written every `metricsInterval` seconds with what was done since.
+    var metrics: MetricsFile?
+    var metricsInterval = 15.0
 
     init(options: RunOptions, logger: Logger) throws(RunError) {
         guard let tableName = options.eventsTableName else {
@@ -115,6 +118,8 @@ final class SegmentedRun {
             options.deliverWebhooks && options.endpoints.contains(where: { !$0.secrets.isEmpty })
             ? WebhookDispatcher(store: store, endpoints: options.endpoints, clock: SystemClock(), logger: logger) : nil
         var lastDelivery = -Double.infinity
+        var lastMetrics = Monotonic.now()
+        var recorded = report
         let batches = SegmentedBatch(
             store: store, table: table, jobs: jobs, runner: name, runID: runID, retry: options.retry,
             maxDepth: options.maxDepth, logger: logger)
@@ -155,6 +160,17 @@ final class SegmentedRun {
                 lastDelivery = Monotonic.now()
             }
             for (index, count) in outcome.eventsPerJob.enumerated() { report.jobs[index].events += count }
+            if let metrics, watching, Monotonic.now() - lastMetrics >= metricsInterval {
+                var since = report
+                since.events -= recorded.events
+                since.rejects -= recorded.rejects
+                since.failures -= recorded.failures
+                since.deliveries.subtract(recorded.deliveries)
+                since.duration = Monotonic.now() - lastMetrics
+                metrics.update(after: since, options: options, logger: logger, clock: SystemClock())
+                recorded = report
+                lastMetrics = Monotonic.now()
+            }
             if outcome.rows == 0 {
                 guard watching else { break }
                 usleep(UInt32(pollInterval * 1_000_000))

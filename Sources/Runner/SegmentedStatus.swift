@@ -137,3 +137,46 @@ public struct SegmentedStatus: Codable, Sendable {
         }
     }
 }
+
+extension SegmentedStatus {
+    /// The textfile's gauges of runners sharing an events table: per job its failing segments and
+    /// the seconds since its last commit, per runner whether it is alive and the segments it
+    /// committed on last, and how long the reading horizon has been held.
+    var metrics: String {
+        var out = ""
+        func gauge(_ name: String, _ help: String, _ samples: [(labels: String, value: Double)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) gauge\n"
+            for sample in samples {
+                out += name + (sample.labels.isEmpty ? "" : "{\(sample.labels)}") + " \(sample.value)\n"
+            }
+        }
+        gauge(
+            "projector_segments_failing", "Segments of the job stopped at a failing key.",
+            jobs.map { (#"job="\#($0.name)""#, Double($0.failingSegments)) })
+        gauge(
+            "projector_job_last_commit_age_seconds", "Seconds since the job's latest commit on any segment.",
+            jobs.compactMap { job in job.lastCommitSeconds.map { (#"job="\#(job.name)""#, $0) } })
+        gauge(
+            "projector_runners_alive", "Runners alive on the events table.",
+            [("", Double(runners.filter(\.alive).count))])
+        gauge(
+            "projector_runner_segments", "Segments whose latest commit is the runner's.",
+            runners.map { (#"runner="\#($0.name)""#, Double($0.segments)) })
+        gauge(
+            "projector_reading_horizon_held_seconds",
+            "How long the transaction that holds every reader's horizon has been open (0: none).",
+            [("", horizonHeldBy?.seconds ?? 0)])
+        gauge("projector_held_versions", "Events held for an earlier version.", [("", Double(held.count))])
+        return out
+    }
+}
+
+extension SegmentedStatus.Job {
+    /// The job as the journal's status shows one, for the textfile's lag gauge.
+    var asJobStatus: StatusReport.JobStatus {
+        StatusReport.JobStatus(
+            name: name, mode: "", position: nil, lagEvents: lagEvents, lagBytes: 0, fingerprint: "",
+            fingerprintChanged: false, eventsApplied: eventsApplied, updatedAt: nil,
+            failures: StatusReport.Failures(retrying: failingSegments), rejects: 0, problem: nil)
+    }
+}

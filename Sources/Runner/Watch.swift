@@ -57,9 +57,12 @@ public struct Watch: Service {
             // Several runners share an events table: no run lock, one connection for the watch.
             let runOptions = options
             let logger = logger
+            let metrics = cycle.metrics
             let report = try await OwnThread.run { () -> Result<RunReport, RunError> in
                 Result { () throws(RunError) in
-                    try SegmentedRun(options: runOptions, logger: logger).execute(watching: true)
+                    let run = try SegmentedRun(options: runOptions, logger: logger)
+                    run.metrics = metrics
+                    return try run.execute(watching: true)
                 }
             }.get()
             finished(report)

@@ -89,6 +89,15 @@ import Testing
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("1 runner(s) alive"), "\(status.stdout)")
 
+        // A one-shot run beside the watch takes its share, and writes the segments' gauges.
+        let metricsPath = w.dir.file("projector.prom")
+        let once = try ChildProcess.run(["run", "--metrics-file", metricsPath] + flags)
+        #expect(once.status == 0, "\(once.stderr)")
+        let metrics = try String(contentsOfFile: metricsPath, encoding: .utf8)
+        #expect(metrics.contains("projector_segments_failing{job=\"ledger\"} 0"), "\(metrics)")
+        #expect(metrics.contains("projector_runner_segments{runner=\"r2\"}"), "\(metrics)")
+        #expect(metrics.contains("projector_journal_lag_events{job=\"ledger\"} 0"), "\(metrics)")
+
         // Commands that read a journal file say so on an events table.
         let prune = try ChildProcess.run(["journal", "prune"] + flags)
         #expect(prune.status == 64, "\(prune.stderr)")
