@@ -328,6 +328,11 @@ extension PGStore {
     public func setRunnerTimeouts(idleInTransaction: Int, lockWait: Int) throws(StoreError) {
         try execute(
             "SET idle_in_transaction_session_timeout = '\(idleInTransaction)s'; SET lock_timeout = '\(lockWait)s'")
+        // A statement that runs for minutes fails its key (its segment is tried again later)
+        // instead of holding its segments; a limit the connection string set is kept.
+        if try run("SELECT current_setting('statement_timeout')").first?.string(0) == "0" {
+            try execute("SET statement_timeout = '5min'")
+        }
     }
 }
 
