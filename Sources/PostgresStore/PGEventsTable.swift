@@ -69,10 +69,11 @@ public struct PGEventsTable: Sendable, Hashable, CustomStringConvertible {
 
     /// Each row after `after` (and below `horizon`'s epoch or the snapshot's horizon), at most
     /// `$5` of them, in reading order: seq, xid, epoch, version, the event as a journal line.
-    /// Parameters: the checkpoint's epoch, xid and seq, the current epoch, the limit.
+    /// Parameters: the checkpoint's epoch, xid and seq, the current epoch, the limit. (The text of
+    /// `xid` has a name of its own: ORDER BY `xid` must be the column, ordered as a number.)
     public var window: String {
         """
-        SELECT seq, xid::text, epoch, version, json_build_object(
+        SELECT seq, xid::text AS xid_text, epoch, version, json_build_object(
                 'id', id, 'type', type, 'aggregateType', aggregate_type, 'aggregateId', aggregate_id,
                 'occurredAt', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                 'version', version, 'data', data, 'metadata', metadata)::text

@@ -146,7 +146,7 @@ extension PGStore {
         guard
             let row = try run(
                 """
-                SELECT epoch, xid::text, seq FROM \(table("segments")) WHERE job = ANY($1::text[])
+                SELECT epoch, xid::text AS xid_text, seq FROM \(table("segments")) WHERE job = ANY($1::text[])
                 ORDER BY epoch, xid, seq LIMIT 1
                 """, [Self.textArray(jobs)]
             ).first, let epoch = row.int(0), let xid = row.string(1).flatMap({ UInt64($0) }), let seq = row.int(2)

@@ -125,6 +125,37 @@ import Webhooks
         #expect(try f.rows("SELECT event_id FROM ledger ORDER BY applied") == [["first"], ["second"]])
     }
 
+    /// Reading order compares xids as numbers: a row of xid 99 comes before one of xid 100 (as
+    /// text, "100" sorts first), so a window cut after one row holds the lower xid, and a run
+    /// applies both in that order, once each.
+    @Test func rowsAreReadInXidOrderWhateverTheXidsLength() throws {
+        try f.connection.execute(
+            """
+            INSERT INTO events(xid, id, type, aggregate_type, aggregate_id, data, metadata) VALUES
+                ('99', 'low', 'PING', 'agg', 'a', '{}', '{}'), ('100', 'high', 'PING', 'agg', 'a', '{}', '{}')
+            """)
+        let low = try f.scalar("SELECT seq FROM events WHERE id = 'low'")
+        let first = try f.connection.query(table.window, ["0", "0", "0", "1", "1"])
+        #expect(first.first?.int(0) == low)
+        let report = try settle(events: 2) { $0.selectedJobs = ["ledger"] }
+        #expect(report.failures == 0)
+        #expect(try f.rows("SELECT event_id FROM ledger ORDER BY applied") == [["low"], ["high"]])
+        #expect(try f.run { $0.selectedJobs = ["ledger"] }.events == 0)
+    }
+
+    /// The lowest checkpoint of a job (the cap of the jobs after it) compares xids as numbers.
+    @Test func theLowestCheckpointComparesXidsAsNumbers() throws {
+        try f.run()
+        try f.connection.execute(
+            """
+            UPDATE projector.segments SET epoch = 1, xid = CASE segment WHEN 7 THEN '99' ELSE '100' END::xid8, seq = 5
+            WHERE job = 'ledger'
+            """)
+        let store = try PGStore(connection: try f.database.connect())
+        let lowest = try store.lowestPosition(of: ["ledger"])
+        #expect(lowest == EventsTablePosition(epoch: 1, xid: 99, seq: 5))
+    }
+
     @Test func aLaterVersionReadFirstWaitsForTheOneBeforeIt() throws {
         // The transaction writing version 2 began (took its xid) before the one writing version 1,
         // so version 2 comes first in reading order; one event per transaction splits them.
