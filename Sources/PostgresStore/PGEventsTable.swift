@@ -1,5 +1,5 @@
-public import PostgresClient
-public import ProjectorCore
+import PostgresClient
+import ProjectorCore
 
 /// The events table: the journal's events in PostgreSQL, written by the API in the same
 /// transaction as its write model (a transactional outbox: no dual write, SPEC §10), read by

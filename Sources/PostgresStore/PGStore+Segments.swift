@@ -470,3 +470,10 @@ extension PGStore {
         try run("SELECT to_regclass($1) IS NOT NULL", [events.sql]).first?.bool(0) == true
     }
 }
+
+extension PGStore {
+    /// The highest `seq` of the events table (0 when empty).
+    public func headSeq(_ events: PGEventsTable) throws(StoreError) -> Int {
+        try run("SELECT coalesce(max(seq), 0) FROM \(events.sql)").first?.int(0) ?? 0
+    }
+}

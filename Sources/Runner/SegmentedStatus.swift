@@ -21,6 +21,9 @@ public struct SegmentedStatus: Codable, Sendable {
     public struct Segment: Codable, Sendable {
         public var segment: Int
         public var position: String
+        /// Rows appended after the segment's checkpoint, by `seq` (an estimate: rows of
+        /// transactions still open count too).
+        public var lagRows: Int
         public var owner: String?
         public var lastCommitSeconds: Double?
         public var eventsApplied: Int
@@ -95,6 +98,7 @@ public struct SegmentedStatus: Codable, Sendable {
                     runnerTimeoutSeconds: timeout)
             }
             let segments = try store.segmentRows()
+            let head = try store.headSeq(table)
             var jobs: [Job] = []
             for (job, rows) in Dictionary(grouping: segments, by: \.job).sorted(by: { $0.key < $1.key }) {
                 let lowest = rows.map(\.position).min() ?? .start
@@ -107,7 +111,8 @@ public struct SegmentedStatus: Codable, Sendable {
                         failingSegments: rows.filter { $0.error != nil }.count,
                         segmentDetails: rows.map {
                             Segment(
-                                segment: $0.segment, position: $0.position.description, owner: $0.owner,
+                                segment: $0.segment, position: $0.position.description,
+                                lagRows: max(0, head - $0.position.seq), owner: $0.owner,
                                 lastCommitSeconds: $0.committedAgo, eventsApplied: $0.eventsApplied, error: $0.error,
                                 attempts: $0.attempts)
                         }))
