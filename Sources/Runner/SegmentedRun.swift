@@ -126,7 +126,16 @@ final class SegmentedRun {
         var lastHeartbeat = -Double.infinity
         logger.notice(
             "reading the events table", metadata: ["table": "\(table)", "segments": "\(PGStore.segmentCount)"])
+        let began = Monotonic.now()
         while !stopRequested {
+            // --max-events and --max-seconds stop a one-shot run between batches, as on a journal.
+            if !watching,
+                report.events >= options.maxEvents ?? .max
+                    || Monotonic.now() - began >= options.maxSeconds ?? .infinity
+            {
+                report.stoppedEarly = true
+                break
+            }
             if Monotonic.now() - lastHeartbeat >= heartbeatInterval {
                 let live = try onStore { () throws(StoreError) -> [String] in
                     guard try store.heartbeat(runner: name, host: host) else { return [] }
@@ -144,7 +153,7 @@ final class SegmentedRun {
                 }
                 lastHeartbeat = Monotonic.now()
             }
-            let outcome = try batches.run(placement.units)
+            let outcome = try batches.run(placement.units, windowRows: windowRows)
             report.events += outcome.events
             report.rejects += outcome.rejects
             report.failures += outcome.failures

@@ -241,6 +241,20 @@ import Webhooks
         #expect(try f.run { $0.selectedJobs = ["ledger"] }.rejects == 0)
     }
 
+    @Test func maxEventsStopsAOneShotRunBetweenBatches() throws {
+        for i in 1...50 { try append("e\(i)", aggregate: "a\(i)") }
+        let first = try settle(events: 1) {
+            $0.selectedJobs = ["ledger"]
+            $0.batchEvents = 10
+            $0.maxEvents = 10
+        }
+        #expect(first.stoppedEarly)
+        #expect(first.events < 50)
+        let rest = try settle(events: 50 - first.events) { $0.selectedJobs = ["ledger"] }
+        #expect(first.events + rest.events == 50)
+        #expect(try f.scalar("SELECT count(*) FROM ledger") == 50)
+    }
+
     @Test func aMissingEventsTableIsAConfigurationErrorNamingTheCommandThatMakesIt() throws {
         do {
             try f.run { $0.journalPath = "postgres:missing_events" }
