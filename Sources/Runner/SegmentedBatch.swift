@@ -132,49 +132,49 @@ final class SegmentedBatch {
             unitIndex[job * PGStore.segmentCount + segment.segment] = units.count
             units.append(Unit(locked: segment, job: job))
         }
-        var caps: [EventsTablePosition?] = []
-        for job in jobs {
-            caps.append(job.upstreams.isEmpty ? nil : try store.lowestPosition(of: Array(job.upstreams)))
-        }
+        var perUnit: [[Int]] = Array(repeating: [], count: units.count)
         for (index, keyed) in batch.keyed.enumerated() {
             let job = Int(keyed.job)
             guard
                 let unit = unitIndex[job * PGStore.segmentCount + SegmentPlacement.segment(of: keyed.key)]
             else { continue }
-            let position = rows[eventRow[Int(keyed.event)]].position
-            if position <= units[unit].locked.position { continue }
-            if let cap = caps[job], position > cap { continue }
-            units[unit].entries.append(index)
+            if rows[eventRow[Int(keyed.event)]].position <= units[unit].locked.position { continue }
+            perUnit[unit].append(index)
         }
 
-        // Jobs in dependency order; each job's segments optimistically in one savepoint.
+        // Jobs in dependency order; each job's segments optimistically in one savepoint, then
+        // moved at once, so that a job after it is capped by where this transaction took it (the
+        // rows of other runners' segments as they committed them).
         for job in jobs.indices {
             let mine = units.indices.filter { units[$0].job == job }
             guard !mine.isEmpty else { continue }
-            try apply(job: job, units: &units, indexes: mine, rows: rows, eventRow: eventRow)
-        }
-
-        var advances: [PGStore.SegmentAdvance] = []
-        for unit in units {
-            var position = unit.stoppedAt ?? windowEnd
-            if let cap = caps[unit.job], unit.stoppedAt == nil {
-                position = min(position, max(cap, unit.locked.position))
+            let cap = jobs[job].upstreams.isEmpty ? nil : try store.lowestPosition(of: Array(jobs[job].upstreams))
+            for unit in mine {
+                units[unit].entries = perUnit[unit].filter { entry in
+                    cap.map { rows[eventRow[Int(batch.keyed[entry].event)]].position <= $0 } ?? true
+                }
             }
-            position = max(position, unit.locked.position)
-            guard
-                position != unit.locked.position || unit.error != nil || unit.locked.attempts > 0
-                    || unit.locked.owner != runner
-            else { continue }
-            advances.append(
-                PGStore.SegmentAdvance(
-                    job: unit.locked.job, segment: unit.locked.segment, position: position, events: unit.events,
-                    error: unit.error,
-                    retryIn: unit.error == nil ? nil : retry.delay(afterAttempt: unit.locked.attempts + 1)))
-            outcome.events += unit.events
-            outcome.eventsPerJob[unit.job] += unit.events
-            if unit.error != nil { outcome.failures += 1 }
+            try apply(job: job, units: &units, indexes: mine, rows: rows, eventRow: eventRow)
+            var advances: [PGStore.SegmentAdvance] = []
+            for unit in mine.map({ units[$0] }) {
+                var position = unit.stoppedAt ?? windowEnd
+                if let cap, unit.stoppedAt == nil { position = min(position, max(cap, unit.locked.position)) }
+                position = max(position, unit.locked.position)
+                guard
+                    position != unit.locked.position || unit.error != nil || unit.locked.attempts > 0
+                        || unit.locked.owner != runner
+                else { continue }
+                advances.append(
+                    PGStore.SegmentAdvance(
+                        job: unit.locked.job, segment: unit.locked.segment, position: position, events: unit.events,
+                        error: unit.error,
+                        retryIn: unit.error == nil ? nil : retry.delay(afterAttempt: unit.locked.attempts + 1)))
+                outcome.events += unit.events
+                outcome.eventsPerJob[unit.job] += unit.events
+                if unit.error != nil { outcome.failures += 1 }
+            }
+            try store.advanceSegments(advances, runner: runner)
         }
-        try store.advanceSegments(advances, runner: runner)
         outcome.notifications = try notify(units, from: from, to: windowEnd)
         return outcome
     }
