@@ -44,6 +44,8 @@ extension PGStore {
                 line text NOT NULL, held_at timestamptz NOT NULL DEFAULT clock_timestamp(),
                 PRIMARY KEY (job, key, version)
             );
+            ALTER TABLE \(table("version_holds")) ADD COLUMN IF NOT EXISTS epoch integer;
+            ALTER TABLE \(table("version_holds")) ADD COLUMN IF NOT EXISTS xid xid8;
             """)
     }
 
@@ -141,12 +143,20 @@ extension PGStore {
         }
     }
 
-    /// The lowest checkpoint of `jobs`' segments (what a job after them may not pass).
+    /// What a job after `jobs` may not pass: the lowest checkpoint of their segments, and just
+    /// before the first of their events held for an earlier version (past their checkpoints, but
+    /// not applied yet).
     public func lowestPosition(of jobs: [String]) throws(StoreError) -> EventsTablePosition? {
         guard
             let row = try run(
                 """
-                SELECT epoch, xid::text AS xid_text, seq FROM \(table("segments")) WHERE job = ANY($1::text[])
+                SELECT epoch, xid::text AS xid_text, seq FROM (
+                    SELECT epoch, xid, seq FROM \(table("segments")) WHERE job = ANY($1::text[])
+                    UNION ALL
+                    SELECT coalesce(epoch, 0), coalesce(xid, '0'::xid8),
+                        CASE WHEN xid IS NULL THEN 0 ELSE seq - 1 END
+                    FROM \(table("version_holds")) WHERE job = ANY($1::text[])
+                ) AS positions
                 ORDER BY epoch, xid, seq LIMIT 1
                 """, [Self.textArray(jobs)]
             ).first, let epoch = row.int(0), let xid = row.string(1).flatMap({ UInt64($0) }), let seq = row.int(2)
@@ -223,14 +233,15 @@ extension PGStore {
         public var job: String
         public var key: String
         public var version: Int
-        public var seq: Int
+        public var position: EventsTablePosition
         public var line: String
+        public var seq: Int { position.seq }
 
-        public init(job: String, key: String, version: Int, seq: Int, line: String) {
+        public init(job: String, key: String, version: Int, position: EventsTablePosition, line: String) {
             self.job = job
             self.key = key
             self.version = version
-            self.seq = seq
+            self.position = position
             self.line = line
         }
     }
@@ -240,7 +251,8 @@ extension PGStore {
         guard !keys.isEmpty else { return [] }
         return try run(
             """
-            SELECT h.job, h.key, h.version, h.seq, h.line FROM \(table("version_holds")) h
+            SELECT h.job, h.key, h.version, h.seq, h.line, coalesce(h.epoch, 0), coalesce(h.xid, '0')::text
+            FROM \(table("version_holds")) h
             JOIN unnest($1::text[], $2::text[]) AS u(job, key) ON h.job = u.job AND h.key = u.key
             ORDER BY h.job, h.key, h.version
             """, [Self.textArray(keys.map(\.job)), Self.textArray(keys.map(\.key))]
@@ -248,7 +260,9 @@ extension PGStore {
             guard let job = row.string(0), let key = row.string(1), let version = row.int(2), let seq = row.int(3),
                 let line = row.string(4)
             else { return nil }
-            return HeldVersion(job: job, key: key, version: version, seq: seq, line: line)
+            let position = EventsTablePosition(
+                epoch: row.int(5) ?? 0, xid: row.string(6).flatMap { UInt64($0) } ?? 0, seq: seq)
+            return HeldVersion(job: job, key: key, version: version, position: position, line: line)
         }
     }
 
@@ -256,9 +270,14 @@ extension PGStore {
     public func hold(_ held: HeldVersion) throws(StoreError) {
         try run(
             """
-            INSERT INTO \(table("version_holds"))(job, key, version, seq, line) VALUES($1, $2, $3, $4, $5)
+            INSERT INTO \(table("version_holds"))(job, key, version, seq, line, epoch, xid)
+            VALUES($1, $2, $3, $4, $5, $6, $7::xid8)
             ON CONFLICT (job, key, version) DO NOTHING
-            """, [held.job, held.key, held.version.parameter, held.seq.parameter, held.line])
+            """,
+            [
+                held.job, held.key, held.version.parameter, held.seq.parameter, held.line,
+                held.position.epoch.parameter, "\(held.position.xid)",
+            ])
     }
 
     /// Records the last version applied of (job, key), and lets go of the held events up to it.

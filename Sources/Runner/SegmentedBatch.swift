@@ -31,6 +31,8 @@ final class SegmentedBatch {
         var rows = 0
         /// Segments this runner committed on for the first time, without events to apply.
         var takenOver = 0
+        /// Segments whose checkpoint (or failure) this batch moved.
+        var moved = 0
         var notifications = 0
         var events = 0
         var eventsPerJob: [Int]
@@ -95,7 +97,19 @@ final class SegmentedBatch {
     private func process(_ wanted: [(job: String, segment: Int)], windowRows: Int) throws(StoreError) -> Outcome {
         var outcome = Outcome(eventsPerJob: Array(repeating: 0, count: jobs.count))
         let locked = try store.lockSegments(wanted)
-        guard let from = locked.map(\.position).min() else { return outcome }
+        // A segment of a job after others that is already at what they allow (their lowest
+        // checkpoint, or just before an event of theirs held for an earlier version) has nothing
+        // to do now: it sits this batch out, so that it does not pin the window's start while
+        // the segments it waits for need the rows after it.
+        var caps: [String: EventsTablePosition?] = [:]
+        for job in jobs where !job.upstreams.isEmpty {
+            caps[job.name] = try store.lowestPosition(of: Array(job.upstreams))
+        }
+        let active = locked.filter { segment in
+            guard let cap = caps[segment.job] else { return true }
+            return cap.map { $0 > segment.position } ?? true
+        }
+        guard let from = (active.isEmpty ? locked : active).map(\.position).min() else { return outcome }
         let rows = try store.readWindow(table, from: from, limit: windowRows)
         guard let windowEnd = rows.last?.position else {
             // Nothing to read (or the horizon is held back): still take over, at once and
@@ -127,7 +141,7 @@ final class SegmentedBatch {
         // Each locked segment's events past its checkpoint, and the cap of jobs that come after others.
         var units: [Unit] = []
         var unitIndex: [Int: Int] = [:]
-        for segment in locked {
+        for segment in active {
             guard let job = jobIndex[segment.job] else { continue }
             unitIndex[job * PGStore.segmentCount + segment.segment] = units.count
             units.append(Unit(locked: segment, job: job))
@@ -174,6 +188,7 @@ final class SegmentedBatch {
                 if unit.error != nil { outcome.failures += 1 }
             }
             try store.advanceSegments(advances, runner: runner)
+            outcome.moved += advances.count
         }
         outcome.notifications = try notify(units, from: from, to: windowEnd)
         return outcome
@@ -364,7 +379,7 @@ final class SegmentedBatch {
             if version <= last { continue }  // applied already (held, then its turn came)
             if version > last + 1 {
                 let held = PGStore.HeldVersion(
-                    job: job.name, key: keyed.key, version: version, seq: row.position.seq, line: row.line)
+                    job: job.name, key: keyed.key, version: version, position: row.position, line: row.line)
                 try store.hold(held)
                 versions.held[keyed.key, default: []].append(held)
                 continue

@@ -180,7 +180,9 @@ final class SegmentedRun {
                 recorded = report
                 lastMetrics = Monotonic.now()
             }
-            if outcome.rows == 0 {
+            // Nothing read, or nothing that could move (every segment waits for another job's):
+            // a one-shot run is done, a watch looks again shortly.
+            if outcome.rows == 0 || outcome.moved == 0 {
                 guard watching else { break }
                 usleep(UInt32(pollInterval * 1_000_000))
             }

@@ -175,6 +175,21 @@ import Webhooks
         #expect(try f.scalar("SELECT version FROM projector.key_versions WHERE key = 'x'") == 2)
     }
 
+    @Test func aJobAfterAnotherWaitsForItsHeldEventsNotOnlyItsCheckpoint() throws {
+        // Version 2 (group B) comes first in reading order and is held; version 1 (group A)
+        // releases it a window later. The group count after the ledger must not be computed for
+        // B before the ledger applied version 2.
+        let late = try f.database.connect()
+        try late.execute("BEGIN")
+        try late.query("SELECT pg_current_xact_id()")
+        try append("v1", aggregate: "x", version: 1, group: "A")
+        try append("v2", aggregate: "x", version: 2, group: "B", on: late)
+        try late.execute("COMMIT")
+        try settle(events: 4) { $0.batchEvents = 1 }
+        #expect(try f.rows("SELECT event_id FROM ledger ORDER BY applied") == [["v1"], ["v2"]])
+        #expect(try f.rows("SELECT grp, n FROM group_counts ORDER BY grp") == [["A", "1"], ["B", "1"]])
+    }
+
     @Test func aFailingKeyStopsItsSegmentAloneUntilItSucceeds() throws {
         try f.connection.execute(
             "CREATE TABLE poison_events(id text PRIMARY KEY); INSERT INTO poison_events VALUES('bad')")
