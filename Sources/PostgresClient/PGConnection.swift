@@ -199,7 +199,7 @@ public final class PGConnection {
             .joined(separator: " ")
     }
 
-    static func connectFailureKind(_ message: String) -> PGError.Kind {
+    package static func connectFailureKind(_ message: String) -> PGError.Kind {
         let authentication = [
             "password authentication failed", "no password supplied", "authentication failed", "pg_hba.conf",
             "SCRAM", "password is required",
@@ -210,6 +210,8 @@ public final class PGConnection {
             "Connection refused", "timeout expired", "could not translate host name", "No such file or directory",
             "Network is unreachable", "No route to host", "the database system is starting up",
             "the database system is shutting down", "could not connect",
+            // A server recovering after a crash: "not yet accepting connections", "in recovery mode".
+            "the database system is not yet accepting connections", "the database system is in recovery mode",
         ]
         if unreachable.contains(where: { message.contains($0) }) { return .connectionRefused }
         return .other

@@ -32,6 +32,19 @@ import Testing
         #expect(error.isKeyLocal == (storeKind == .statement))
     }
 
+    @Test(arguments: [
+        "FATAL:  the database system is not yet accepting connections DETAIL:  Consistent recovery state has not been yet reached.",
+        "FATAL:  the database system is in recovery mode",
+        "FATAL:  the database system is starting up",
+        "connection to server at \"127.0.0.1\", port 5 failed: Connection refused",
+    ])
+    func aServerThatCannotTakeConnectionsYetIsUnavailableNotAnError(message: String) {
+        // A runner's watch reconnects (exit 75 for one run) instead of stopping with exit 1.
+        #expect(PGConnection.connectFailureKind(message) == .connectionRefused)
+        #expect(
+            PGError(kind: PGConnection.connectFailureKind(message), message: message).storeError.kind == .unavailable)
+    }
+
     @Test func aPipelineAbortIsNotTheStatementsOwnFailure() {
         let error = PGError(kind: .pipelineAborted, message: "not run")
         #expect(!error.isKeyLocal)
