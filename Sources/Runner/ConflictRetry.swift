@@ -7,24 +7,25 @@ import ProjectorCore
 /// same rows in opposite orders) is done again, whole, after a short randomised pause: the loser
 /// of a deadlock usually wins the second time. What the session counted in memory while the
 /// rolled-back attempt ran (positions, reports, the failure ledger) is put back first, so nothing
-/// is counted twice. After `conflictAttempts` the conflict is the run's failure (busy, exit 75).
-extension Session {
+/// is counted twice. After `attempts` the conflict is the run's failure (busy, exit 75).
+enum ConflictRetry {
     /// How many times one transaction is tried before the conflict ends the run.
-    static let conflictAttempts = 8
+    static let attempts = 8
 
-    func retryingConflicts<T>(_ what: String, _ body: () throws(RunError) -> T) throws(RunError) -> T {
+    /// Runs `body`; when the database rolled it back for a concurrent transaction, calls
+    /// `rolledBack` (to put back what the attempt counted), pauses and runs it again.
+    static func run<T>(
+        _ what: String, logger: Logger, rolledBack: () -> Void, _ body: () throws(RunError) -> T
+    ) throws(RunError) -> T {
         var attempt = 1
         while true {
-            let saved = save()
             do throws(RunError) {
                 return try body()
             } catch {
-                guard case .databaseBusy(let failure) = error, failure.isTransactionConflict,
-                    attempt < Self.conflictAttempts
+                guard case .databaseBusy(let failure) = error, failure.isTransactionConflict, attempt < attempts
                 else { throw error }
-                restore(saved)
-                report.conflictRetries += 1
-                let pause = Self.conflictPause(afterAttempt: attempt, unit: Double.random(in: 0..<1))
+                rolledBack()
+                let pause = Self.pause(afterAttempt: attempt, unit: Double.random(in: 0..<1))
                 logger.warning(
                     "\(what) rolled back by the database for a concurrent transaction; doing it again",
                     metadata: [
@@ -39,8 +40,20 @@ extension Session {
 
     /// The pause before attempt `attempt + 1`: 20 ms doubling each time, at most 1 s, times a
     /// random factor in [0.5, 1) (`unit` in [0, 1)) so that two losers do not meet again.
-    static func conflictPause(afterAttempt attempt: Int, unit: Double) -> Double {
+    static func pause(afterAttempt attempt: Int, unit: Double) -> Double {
         min(1.0, 0.02 * Double(1 << min(attempt - 1, 10))) * (0.5 + unit / 2)
+    }
+}
+
+extension Session {
+    func retryingConflicts<T>(_ what: String, _ body: () throws(RunError) -> T) throws(RunError) -> T {
+        let saved = save()
+        return try ConflictRetry.run(
+            what, logger: logger,
+            rolledBack: {
+                restore(saved)
+                report.conflictRetries += 1
+            }, body)
     }
 
     /// The session's counts and positions, as a retried transaction puts them back.

@@ -72,7 +72,7 @@ public enum RunError: Error, CustomStringConvertible {
             return "cannot reach the database: \(error.message). Nothing past the last commit was kept; the next run "
                 + "retries (exit 75)"
         case .databaseBusy(let error) where error.isTransactionConflict:
-            return "the database rolled the same transaction back \(Session.conflictAttempts) times in a row for "
+            return "the database rolled the same transaction back \(ConflictRetry.attempts) times in a row for "
                 + "concurrent ones (\(error.code): \(error.message)); nothing past the last commit was kept, the next "
                 + "run retries (exit 75)"
         case .databaseBusy(let error):

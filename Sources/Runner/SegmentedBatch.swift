@@ -63,22 +63,18 @@ final class SegmentedBatch {
     /// it back for a concurrent one.
     func run(_ units: [(job: String, segment: Int)], windowRows: Int = 5_000) throws(RunError) -> Outcome {
         var conflicts = 0
-        while true {
+        var outcome = try ConflictRetry.run("batch", logger: logger, rolledBack: { conflicts += 1 }) {
+            () throws(RunError) -> Outcome in
             do throws(StoreError) {
-                var outcome = Outcome(eventsPerJob: Array(repeating: 0, count: jobs.count))
-                try store.transaction { () throws(StoreError) in
-                    outcome = try process(units, windowRows: windowRows)
+                return try store.transaction { () throws(StoreError) in
+                    try process(units, windowRows: windowRows)
                 }
-                outcome.conflicts = conflicts
-                return outcome
             } catch {
-                guard error.isTransactionConflict, conflicts < Session.conflictAttempts else { throw .from(error) }
-                conflicts += 1
-                logger.warning(
-                    "batch rolled back by the database for a concurrent transaction; doing it again",
-                    metadata: ["error": "\(error.code): \(error.message)"])
+                throw .from(error)
             }
         }
+        outcome.conflicts = conflicts
+        return outcome
     }
 
     /// A locked segment and what its transaction does to it.
