@@ -189,10 +189,17 @@ extension PGStore {
     static let createBatchKeysSQL = "CREATE TEMP TABLE IF NOT EXISTS \(PGCompiledJob.batchTable)(key text PRIMARY KEY)"
 
     /// `values` as a PostgreSQL array literal of text, each element quoted.
-    static func textArray(_ values: [String]) -> String {
+    static func textArray(_ values: [String]) -> String { textArray(values.map(Optional.some)) }
+
+    /// `values` as a text array literal; nil is SQL's NULL.
+    static func textArray(_ values: [String?]) -> String {
         var text = "{"
         for (index, value) in values.enumerated() {
             if index > 0 { text += "," }
+            guard let value else {
+                text += "NULL"
+                continue
+            }
             text += "\""
             for character in value {
                 if character == "\"" || character == "\\" { text += "\\" }

@@ -23,10 +23,7 @@ public struct PGEventsTable: Sendable, Hashable, CustomStringConvertible {
     public init?(_ name: String) {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count),
-            parts.allSatisfy({ part in
-                !part.isEmpty && part.utf8.count <= 63 && !(part.first?.isNumber ?? true)
-                    && part.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
-            })
+            parts.allSatisfy({ $0.utf8.count <= 63 && PGRunnerSchema.isPlainName($0) })
         else { return nil }
         self.name = name
         sql = parts.map { SQLText.quotedIdentifier(String($0)) }.joined(separator: ".")

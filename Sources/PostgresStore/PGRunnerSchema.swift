@@ -25,10 +25,9 @@ public struct PGRunnerSchema: Sendable, Hashable, CustomStringConvertible {
     /// What is wrong with `name` as the runner's schema, in words for an error message.
     public static func problem(with name: String) -> String? {
         let bytes = Array(name.utf8)
-        guard let first = bytes.first else { return "must not be empty" }
+        guard !bytes.isEmpty else { return "must not be empty" }
         guard bytes.count <= longestName else { return "must be at most \(longestName) bytes (got \(bytes.count))" }
-        let allowed = bytes.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
-        guard allowed, !(first >= 0x30 && first <= 0x39) else {
+        guard isPlainName(name) else {
             return "must be lower-case letters, digits and _, not starting with a digit (got '\(name)')"
         }
         guard !name.hasPrefix("pg_") else { return "must not start with pg_ (PostgreSQL's own schemas)" }
@@ -36,6 +35,13 @@ public struct PGRunnerSchema: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { name }
+
+    /// Whether `name` is a name SQL needs no quotes for: lower-case ASCII letters, digits and `_`,
+    /// not starting with a digit (the schema's, an events table's and its schema's).
+    static func isPlainName<S: StringProtocol>(_ name: S) -> Bool {
+        guard let first = name.utf8.first, !(first >= 0x30 && first <= 0x39) else { return false }
+        return name.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+    }
 
     /// The schema a rebuild of `job` builds the job's tables in.
     public func rebuild(of job: String) -> String { "\(name)_rebuild_\(job)" }

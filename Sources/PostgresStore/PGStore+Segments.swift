@@ -205,7 +205,7 @@ extension PGStore {
                 Self.textArray(advances.map(\.job)), Self.intArray(advances.map(\.segment)),
                 Self.intArray(advances.map(\.position.epoch)), Self.textArray(advances.map { "\($0.position.xid)" }),
                 Self.intArray(advances.map(\.position.seq)), Self.intArray(advances.map(\.events)),
-                Self.optionalTextArray(advances.map(\.error)),
+                Self.textArray(advances.map { $0.error?.withoutNUL }),
                 "{" + advances.map { "\($0.retryIn ?? 0)" }.joined(separator: ",") + "}", runner,
             ])
     }
@@ -296,19 +296,6 @@ extension PGStore {
 
     static func intArray(_ values: [Int]) -> String {
         "{" + values.map(String.init).joined(separator: ",") + "}"
-    }
-
-    static func optionalTextArray(_ values: [String?]) -> String {
-        var text = "{"
-        for (index, value) in values.enumerated() {
-            if index > 0 { text += "," }
-            guard let value else {
-                text += "NULL"
-                continue
-            }
-            text += textArray([value.withoutNUL]).dropFirst().dropLast()
-        }
-        return text + "}"
     }
 }
 

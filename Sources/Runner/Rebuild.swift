@@ -206,7 +206,8 @@ public struct Rebuild {
     /// The fingerprint of `job`'s checkpoint in its scratch store (nil: none yet).
     func scratchFingerprint(_ job: String) throws(RunError) -> String? {
         guard let conninfo = options.postgresConnection else {
-            return try onStore { () throws(StoreError) in try Stores.scratchFingerprint(at: scratchPath(job), job: job)
+            return try Session.storeCall { () throws(StoreError) in
+                try Stores.scratchFingerprint(at: scratchPath(job), job: job)
             }
         }
         return try onPostgres(conninfo) { (store) throws(StoreError) in try store.rebuildFingerprint(of: job) }
@@ -222,16 +223,7 @@ public struct Rebuild {
     @discardableResult
     func onPostgres<T>(_ conninfo: String, _ body: (PGStore) throws(StoreError) -> T) throws(RunError) -> T {
         let store = try StoreOpening.postgresStore(conninfo, schema: options.postgresSchema)
-        return try onStore { () throws(StoreError) in try body(store) }
-    }
-
-    /// Runs store calls, reporting their failure as a run's.
-    func onStore<T>(_ body: () throws(StoreError) -> T) throws(RunError) -> T {
-        do throws(StoreError) {
-            return try body()
-        } catch {
-            throw .from(error)
-        }
+        return try Session.storeCall { () throws(StoreError) in try body(store) }
     }
 
     static func remove(_ path: String) {

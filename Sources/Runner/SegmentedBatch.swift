@@ -201,13 +201,7 @@ final class SegmentedBatch {
         var written = 0
         for (index, job) in jobs.enumerated() where !job.endpoints.isEmpty {
             let mine = units.filter { $0.job == index }
-            var keys: [String] = []
-            var seen = Set<String>()
-            for unit in mine {
-                for entry in unit.entries.prefix(unit.done) where seen.insert(batch.keyed[entry].key).inserted {
-                    keys.append(batch.keyed[entry].key)
-                }
-            }
+            let keys = distinctKeys(mine.flatMap { $0.entries.prefix($0.done) })
             let failures = mine.filter { $0.error != nil }.count
             guard !keys.isEmpty || failures > 0 else { continue }
             let now = SystemClock().now()
@@ -337,6 +331,12 @@ final class SegmentedBatch {
         unit.done = unit.entries.count
     }
 
+    /// The keys of `entries` (indexes into `batch.keyed`), each once, in the order of their first.
+    private func distinctKeys(_ entries: [Int]) -> [String] {
+        var seen = Set<String>()
+        return entries.map { batch.keyed[$0].key }.filter { seen.insert($0).inserted }
+    }
+
     private func distinctEvents(_ entries: [Int]) -> Int {
         var count = 0
         var last: Int32 = -1
@@ -355,11 +355,7 @@ final class SegmentedBatch {
     ) throws(StoreError) {
         let job = jobs[index]
         if job.definition.mode == .refresh {
-            var keys: [String] = []
-            var seen = Set<String>()
-            for entry in entries where seen.insert(batch.keyed[entry].key).inserted {
-                keys.append(batch.keyed[entry].key)
-            }
+            let keys = distinctKeys(entries)
             try job.compiled.refresh(keys: keys)
             job.report.executions += keys.count
             return

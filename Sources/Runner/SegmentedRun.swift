@@ -92,14 +92,13 @@ final class SegmentedRun {
     /// One connection's worth: prepare the jobs, register, then batches until done or stopped.
     private func session(watching: Bool, report: inout RunReport) throws(RunError) {
         let catalog = try ProjectionRun(options: options, logger: logger).selectedJobs(withUpstreams: true)
-        let prepared = try preparedJobs(catalog)
-        guard let store = prepared.store as? PGStore else { throw .usage("an events table needs PostgreSQL") }
-        guard try onStore({ () throws(StoreError) in try store.exists(table) }) else {
+        let (prepared, store) = try preparedJobs(catalog)
+        guard try Session.storeCall({ () throws(StoreError) in try store.exists(table) }) else {
             throw .configuration(
                 "the events table \(table) does not exist in this database (or is not on the search path): create it "
                     + "with `projector events init --database … --journal postgres:\(table)`")
         }
-        try onStore { () throws(StoreError) in
+        try Session.storeCall { () throws(StoreError) in
             try store.setRunnerTimeouts(idleInTransaction: max(2, Int(runnerTimeout.rounded(.up))), lockWait: 10)
         }
         let jobs = prepared.jobs
@@ -108,7 +107,7 @@ final class SegmentedRun {
                 JobReport(name: $0.name, mode: $0.definition.mode.rawValue, fromPosition: 0, toPosition: 0)
             }
         }
-        let runID = try onStore { () throws(StoreError) in
+        let runID = try Session.storeCall { () throws(StoreError) in
             try store.beginRun(now: SystemClock().now(), from: 0)
         }
         report.runID = runID
@@ -137,7 +136,7 @@ final class SegmentedRun {
                 break
             }
             if Monotonic.now() - lastHeartbeat >= heartbeatInterval {
-                let live = try onStore { () throws(StoreError) -> [String] in
+                let live = try Session.storeCall { () throws(StoreError) -> [String] in
                     guard try store.heartbeat(runner: name, host: host) else { return [] }
                     return try store.liveRunners(timeout: runnerTimeout)
                 }
@@ -162,7 +161,7 @@ final class SegmentedRun {
             report.notificationsQueued += outcome.notifications
             // Due notifications, claimed so that each goes out from one runner at a time.
             if let dispatcher, outcome.notifications > 0 || Monotonic.now() - lastDelivery >= 1 {
-                let delivered = try onStore { () throws(StoreError) in
+                let delivered = try Session.storeCall { () throws(StoreError) in
                     try dispatcher.deliverDue(budget: options.webhookBudget)
                 }
                 report.deliveries.add(delivered)
@@ -188,7 +187,7 @@ final class SegmentedRun {
             }
         }
         let final = report
-        try? onStore { () throws(StoreError) in
+        try? Session.storeCall { () throws(StoreError) in
             try store.finishRun(
                 FinishedRun(
                     id: runID, finishedAt: SystemClock().now(), toPosition: 0, events: final.events,
@@ -202,35 +201,28 @@ final class SegmentedRun {
     /// The jobs prepared and the segment tables created, one runner at a time: runners starting
     /// together would otherwise run the same `CREATE TABLE IF NOT EXISTS` at once, which
     /// PostgreSQL does not serialise.
-    private func preparedJobs(_ catalog: JobCatalog) throws(RunError) -> PreparedJobs {
+    private func preparedJobs(_ catalog: JobCatalog) throws(RunError) -> (PreparedJobs, PGStore) {
         guard let conninfo = options.postgresConnection else { throw .usage("an events table needs PostgreSQL") }
         let lock = try StoreOpening.connect(conninfo)
         defer { lock.close() }
-        let key = PGRunnerSchema(options.postgresSchema)?.runLockKeys ?? PGRunnerSchema.standard.runLockKeys
+        let key = try StoreOpening.runnerSchema(options.postgresSchema).runLockKeys
         do throws(PGError) {
-            try lock.query("SELECT pg_advisory_lock(\(key.0), \(key.1) + 1)")
+            try lock.query("SELECT pg_advisory_lock(\(key.0), \(key.1 &+ 1))")
         } catch {
             throw StoreOpening.postgresError(error, conninfo: conninfo)
         }
         let prepared = try PreparedJobs.prepare(catalog, options: options, logger: logger, purpose: .write)
         guard let store = prepared.store as? PGStore else { throw .usage("an events table needs PostgreSQL") }
         let jobs = prepared.jobs
-        try onStore { () throws(StoreError) in
+        try Session.storeCall { () throws(StoreError) in
             try store.transaction { () throws(StoreError) in
                 try store.createSegmentTables()
                 try store.ensureSegments(of: jobs.map(\.name), fingerprints: jobs.map(\.definition.fingerprint))
             }
         }
-        return prepared
+        return (prepared, store)
     }
 
-    private func onStore<T>(_ body: () throws(StoreError) -> T) throws(RunError) -> T {
-        do throws(StoreError) {
-            return try body()
-        } catch {
-            throw .from(error)
-        }
-    }
 }
 
 /// Which segments a runner tries: those whose rendezvous hash ranks it first among the live

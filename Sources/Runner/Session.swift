@@ -144,6 +144,11 @@ final class Session {
         kind: .other, message: "rolled back", code: "", description: "rolled back")
 
     func storeCall<T>(_ body: () throws(StoreError) -> T) throws(RunError) -> T {
+        try Session.storeCall(body)
+    }
+
+    /// Runs store calls, reporting their failure as a run's.
+    static func storeCall<T>(_ body: () throws(StoreError) -> T) throws(RunError) -> T {
         do throws(StoreError) {
             return try body()
         } catch {
