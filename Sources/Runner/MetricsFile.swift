@@ -24,7 +24,7 @@ public struct MetricsFile: Sendable {
                 let segmented = try SegmentedStatus.load(options: options)
                 status = StatusReport(
                     journal: StatusReport.JournalStatus(path: options.journalPath, start: 0, end: 0, segments: 0),
-                    jobs: segmented.jobs.map(\.asJobStatus), rejects: 0, lastRun: nil)
+                    jobs: segmented.jobs.map(\.asJobStatus), rejects: segmented.rejects, lastRun: nil)
                 extra = segmented.metrics
             } else {
                 status = try StatusReport.load(options: options)

@@ -33,6 +33,8 @@ final class SegmentedBatch {
         var takenOver = 0
         /// Segments whose checkpoint (or failure) this batch moved.
         var moved = 0
+        /// The `seq` of the last row read.
+        var lastSeq = 0
         var notifications = 0
         var events = 0
         var eventsPerJob: [Int]
@@ -120,6 +122,7 @@ final class SegmentedBatch {
             return outcome
         }
         outcome.rows = rows.count
+        outcome.lastSeq = windowEnd.seq
 
         // The rows as a batch: scanned, rejected or routed and keyed, as journal lines are.
         batch.reset(at: 0)
@@ -365,6 +368,7 @@ final class SegmentedBatch {
             let row = rows[eventRow[Int(keyed.event)]]
             guard versioned[index], let version = row.version else {
                 try job.compiled.apply(batch.eventLine(Int(keyed.event)), key: keyed.key)
+                job.report.executions += 1
                 continue
             }
             let last = versions.last[keyed.key] ?? 0
@@ -377,6 +381,7 @@ final class SegmentedBatch {
                 continue
             }
             try job.compiled.apply(batch.eventLine(Int(keyed.event)), key: keyed.key)
+            job.report.executions += 1
             versions.last[keyed.key] = version
             versions.changed.insert(keyed.key)
             try applyHeld(job: job, key: keyed.key, &versions)
@@ -398,6 +403,7 @@ final class SegmentedBatch {
             }
             guard heldBatch.events.count > before else { continue }
             try job.compiled.apply(heldBatch.eventLine(before), key: key)
+            job.report.executions += 1
             versions.last[key] = next.version
         }
         versions.held[key] = held

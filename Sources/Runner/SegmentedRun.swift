@@ -167,7 +167,13 @@ final class SegmentedRun {
                 report.deliveries.add(delivered)
                 lastDelivery = Monotonic.now()
             }
-            for (index, count) in outcome.eventsPerJob.enumerated() { report.jobs[index].events += count }
+            // Positions on an events table are the rows' `seq`.
+            report.toPosition = max(report.toPosition, outcome.lastSeq)
+            for (index, count) in outcome.eventsPerJob.enumerated() {
+                report.jobs[index].events += count
+                report.jobs[index].toPosition = report.toPosition
+                report.jobs[index].executions = jobs[index].report.executions
+            }
             if let metrics, watching, Monotonic.now() - lastMetrics >= metricsInterval {
                 var since = report
                 since.events -= recorded.events

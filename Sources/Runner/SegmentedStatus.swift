@@ -63,6 +63,9 @@ public struct SegmentedStatus: Codable, Sendable {
     /// The oldest transaction still running that has written: no reader goes past it.
     public var horizonHeldBy: Horizon?
     public var held: [Held]
+    /// Rows of the events table recorded as rejects (a field missing or of the wrong type), and
+    /// events a job's key could not be found in.
+    public var rejects: Int
     /// Seconds a runner may go without a heartbeat before the others take its segments.
     public var runnerTimeoutSeconds: Double
 
@@ -94,7 +97,7 @@ public struct SegmentedStatus: Codable, Sendable {
         do throws(StoreError) {
             guard try store.hasSegmentTables() else {
                 return SegmentedStatus(
-                    table: name, jobs: [], runners: [], horizonHeldBy: try horizon(store), held: [],
+                    table: name, jobs: [], runners: [], horizonHeldBy: try horizon(store), held: [], rejects: 0,
                     runnerTimeoutSeconds: timeout)
             }
             let segments = try store.segmentRows()
@@ -128,6 +131,7 @@ public struct SegmentedStatus: Codable, Sendable {
             }
             return SegmentedStatus(
                 table: name, jobs: jobs, runners: runners, horizonHeldBy: try horizon(store), held: held,
+                rejects: try store.status()?.rejects.values.reduce(0, +) ?? 0,
                 runnerTimeoutSeconds: timeout)
         } catch {
             throw .from(error)

@@ -124,6 +124,7 @@ struct StatusCommand: ParsableCommand {
                 ])
             }
             print(Output.table(runners))
+            print("rejected rows: \(status.rejects)")
             if let holder = status.horizonHeldBy {
                 print(
                     "reading horizon held by backend \(holder.pid) (\(holder.applicationName.isEmpty ? "no name" : holder.applicationName), "

@@ -88,6 +88,7 @@ import Testing
         let status = try ChildProcess.run(["status"] + flags)
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("1 runner(s) alive"), "\(status.stdout)")
+        #expect(status.stdout.contains("rejected rows: 0"), "\(status.stdout)")
 
         // A one-shot run beside the watch takes its share, and writes the segments' gauges.
         let metricsPath = w.dir.file("projector.prom")

@@ -254,6 +254,9 @@ import Webhooks
         #expect(try f.scalar("SELECT count(*) FROM ledger") == 2)
         #expect(try f.scalar("SELECT count(*) FROM projector.rejects") == 1)
         #expect(try f.run { $0.selectedJobs = ["ledger"] }.rejects == 0)
+        #expect(try SegmentedStatus.load(options: f.options).rejects == 1)
+        // A run's positions on an events table are the rows' seq.
+        #expect(report.toPosition == 3)
     }
 
     @Test func maxEventsStopsAOneShotRunBetweenBatches() throws {
