@@ -129,7 +129,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "projector", "SQLiteStore", "PostgresClient", "PostgresStore", "Journal", "ProjectorCore", "QaHubDemo",
-                "TestSupport",
+                "TestSupport", "EventsTableWriter",
                 "Webhooks",
             ],
             swiftSettings: upcoming

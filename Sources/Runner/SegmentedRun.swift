@@ -118,6 +118,8 @@ final class SegmentedRun {
             ? WebhookDispatcher(store: store, endpoints: options.endpoints, clock: SystemClock(), logger: logger) : nil
         var lastDelivery = -Double.infinity
         var lastMetrics = Monotonic.now()
+        // The first batch writes the file at once, so that a runner just started shows in it.
+        var metricsWritten = false
         var recorded = report
         let batches = SegmentedBatch(
             store: store, table: table, jobs: jobs, runner: name, runID: runID, retry: options.retry,
@@ -174,7 +176,7 @@ final class SegmentedRun {
                 report.jobs[index].toPosition = report.toPosition
                 report.jobs[index].executions = jobs[index].report.executions
             }
-            if let metrics, watching, Monotonic.now() - lastMetrics >= metricsInterval {
+            if let metrics, watching, !metricsWritten || Monotonic.now() - lastMetrics >= metricsInterval {
                 var since = report
                 since.events -= recorded.events
                 since.rejects -= recorded.rejects
@@ -184,6 +186,7 @@ final class SegmentedRun {
                 metrics.update(after: since, options: options, logger: logger, clock: SystemClock())
                 recorded = report
                 lastMetrics = Monotonic.now()
+                metricsWritten = true
             }
             // Nothing read, or nothing that could move (every segment waits for another job's):
             // a one-shot run is done, a watch looks again shortly.

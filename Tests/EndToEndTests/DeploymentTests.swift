@@ -192,33 +192,40 @@ final class ScratchHost {
         }
     }
 
-    /// The first `sh` block of docs/operations.md's Install section, run as root against the
-    /// root: the build and `systemctl` lines are left out, the group `qahub` is the API's, and the
-    /// example configuration's paths are under the root too.
-    func runInstallSteps() throws -> Outcome {
-        let example = try scratch.write(
-            "projector.example.json",
+    /// The first `sh` block of the section `heading` of docs/operations.md, run as root against
+    /// the root: the build and `systemctl` lines are left out, the group `qahub` is the API's, the
+    /// command `projector` is the one the block installed, and the example configuration's paths
+    /// are under the root too. `replacing` stands for what an operator fills in (a server, a
+    /// password), in the block and in the example alike.
+    func runInstallSteps(
+        section heading: String = "## Install", example: String = "projector.example.json",
+        replacing: [(String, String)] = []
+    ) throws -> Outcome {
+        func filled(_ text: String) -> String {
+            replacing.reduce(text) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+        }
+        let copy = try scratch.write(
+            example,
             relocate(
-                try String(contentsOfFile: ChildProcess.repositoryRoot() + "/projector.example.json", encoding: .utf8)))
+                filled(try String(contentsOfFile: ChildProcess.repositoryRoot() + "/" + example, encoding: .utf8))))
         let guide = try String(
             contentsOfFile: ChildProcess.repositoryRoot() + "/docs/operations.md", encoding: .utf8)
-        let section = try #require(guide.components(separatedBy: "## Install").dropFirst().first)
+        let section = try #require(guide.components(separatedBy: heading + "\n").dropFirst().first)
         let block = try #require(
             section.components(separatedBy: "```sh\n").dropFirst().first?
                 .components(separatedBy: "```").first)
         var steps: [String] = []
         for line in block.split(separator: "\n").map(String.init)
         where !line.hasPrefix("scripts/setup") && !line.contains("systemctl") {
-            var step = relocate(
-                line.replacingOccurrences(of: ".build/release/projector", with: ChildProcess.projectorPath))
-            step = step.replacingOccurrences(of: " qahub ", with: " \(apiGroup) ")
-                .replacingOccurrences(of: " projector.example.json ", with: " \(example) ")
-            for command in ["(umask 077 && projector ", "&& projector "] where step.contains(command) {
-                step = step.replacingOccurrences(
-                    of: command, with: command.dropLast("projector ".count) + path("/usr/local/bin/projector") + " ")
-            }
-            if step.hasPrefix("projector ") { step = path("/usr/local/bin/") + step }
-            steps.append(step)
+            let step = relocate(
+                filled(line).replacingOccurrences(of: ".build/release/projector", with: ChildProcess.projectorPath)
+            )
+            .replacingOccurrences(of: " qahub ", with: " \(apiGroup) ")
+            .replacingOccurrences(of: " \(example) ", with: " \(copy) ")
+            let installed = path("/usr/local/bin/projector")
+            steps.append(
+                step.split(separator: " ", omittingEmptySubsequences: false)
+                    .map { $0 == "projector" ? installed : String($0) }.joined(separator: " "))
         }
         return try shell(steps.joined(separator: "\n"), directory: ChildProcess.repositoryRoot())
     }
@@ -251,6 +258,27 @@ final class ScratchHost {
 
     /// Runs each `ExecStart=` of the unit as systemd would, as far as that goes without systemd.
     func start(_ unit: UnitFile, instance: String = "", mounts: [String: String] = [:]) throws -> [Outcome] {
+        try commands(unit, instance: instance, mounts: mounts).map { try run($0) }
+    }
+
+    /// Starts the unit's (first) `ExecStart=` as `start` does and leaves it running, its output in
+    /// files of its own (a long-running service's log would fill a pipe nobody reads).
+    func launch(_ unit: UnitFile, as name: String) throws -> (process: Process, log: String) {
+        let command = try #require(try commands(unit).first)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        let log = scratch.file("\(name).log")
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: log)
+        process.standardError = FileHandle(forWritingAtPath: log)
+        try process.run()
+        return (process, log)
+    }
+
+    /// Each `ExecStart=` of the unit as a command line: its user, groups, working directory,
+    /// environment, credentials and umask, on a read-only root but for its writable paths.
+    func commands(_ unit: UnitFile, instance: String = "", mounts: [String: String] = [:]) throws -> [[String]] {
         let userName =
             unit.value("User")
             ?? unit.name.components(separatedBy: "@")[0]
@@ -277,8 +305,8 @@ final class ScratchHost {
         writable += unit.values("ReadWritePaths").flatMap { $0.split(separator: " ").map { relocate(String($0)) } }
         var environment = ["PATH=/usr/local/bin:/usr/bin:/bin"]
         let credentials = unit.values("LoadCredential")
+        let directory = path("/run/credentials/\(unit.name)")
         if !credentials.isEmpty {
-            let directory = path("/run/credentials/\(unit.name)")
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             for credential in credentials {
                 let parts = credential.split(separator: ":", maxSplits: 1).map(String.init)
@@ -290,7 +318,9 @@ final class ScratchHost {
             #expect(chown(directory, uid, uid) == 0 && chmod(directory, 0o500) == 0)
             environment.append("CREDENTIALS_DIRECTORY=" + directory)
         }
-        var outcomes: [Outcome] = []
+        // `%d` is the credentials directory; the units set no variable with spaces or quotes.
+        environment += unit.values("Environment").map { $0.replacingOccurrences(of: "%d", with: directory) }
+        var commands: [[String]] = []
         for line in unit.values("ExecStart") {
             let command = UnitFile.split(relocate(line.replacingOccurrences(of: "%i", with: instance)))
             var script = ["mount --bind \(root) \(root)", "mount -o remount,bind,ro \(root)"]
@@ -308,9 +338,9 @@ final class ScratchHost {
                 "exec "
                     + (setpriv + ["env", "-i"] + environment + command).map(UnitFile.quote).joined(
                         separator: " "))
-            outcomes.append(try run(["/usr/bin/unshare", "--mount", "/bin/sh", "-ec", script.joined(separator: "\n")]))
+            commands.append(["/usr/bin/unshare", "--mount", "/bin/sh", "-ec", script.joined(separator: "\n")])
         }
-        return outcomes
+        return commands
     }
 
     struct Outcome {
