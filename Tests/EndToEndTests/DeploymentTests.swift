@@ -138,12 +138,14 @@ final class ScratchHost {
     let apiUser: uid_t = 61_501
     let apiGroup: gid_t = 61_500
     let journalGroup: gid_t = getgrnam("systemd-journal")?.pointee.gr_gid ?? 61_600
+    /// The group that may write the node exporter's directory in the runners' install steps.
+    let metricsGroup: gid_t = 61_502
     /// Dynamic users by name, as systemd allocates them: one per `User=` name.
     var dynamicUsers: [String: uid_t] = [:]
     /// The paths the units and the guide name, all moved under the root.
     static let prefixes = [
         "/etc/projector", "/etc/systemd/system", "/var/lib/projector", "/var/lib/prometheus", "/srv/qahub",
-        "/usr/local/bin", "/run/credentials",
+        "/usr/local/bin", "/run/credentials", "/run/projector-runner",
     ]
 
     init() throws {
@@ -193,9 +195,10 @@ final class ScratchHost {
     }
 
     /// The first `sh` block of the section `heading` of docs/operations.md, run as root against
-    /// the root: the build and `systemctl` lines are left out, the group `qahub` is the API's, the
-    /// command `projector` is the one the block installed, and the example configuration's paths
-    /// are under the root too. `replacing` stands for what an operator fills in (a server, a
+    /// the root: the build, `systemctl` and group-making (`getent group … || groupadd …`) lines are
+    /// left out (the test adds no group to the machine), the groups `qahub` and `projector-metrics`
+    /// are the test's, the command `projector` is the one the block installed, and the example
+    /// configuration's paths are under the root too. `replacing` stands for what an operator fills in (a server, a
     /// password), in the block and in the example alike.
     func runInstallSteps(
         section heading: String = "## Install", example: String = "projector.example.json",
@@ -216,11 +219,12 @@ final class ScratchHost {
                 .components(separatedBy: "```").first)
         var steps: [String] = []
         for line in block.split(separator: "\n").map(String.init)
-        where !line.hasPrefix("scripts/setup") && !line.contains("systemctl") {
+        where !line.hasPrefix("scripts/setup") && !line.contains("systemctl") && !line.hasPrefix("getent group") {
             let step = relocate(
                 filled(line).replacingOccurrences(of: ".build/release/projector", with: ChildProcess.projectorPath)
             )
             .replacingOccurrences(of: " qahub ", with: " \(apiGroup) ")
+            .replacingOccurrences(of: " projector-metrics ", with: " \(metricsGroup) ")
             .replacingOccurrences(of: " \(example) ", with: " \(copy) ")
             let installed = path("/usr/local/bin/projector")
             steps.append(
@@ -258,13 +262,19 @@ final class ScratchHost {
 
     /// Runs each `ExecStart=` of the unit as systemd would, as far as that goes without systemd.
     func start(_ unit: UnitFile, instance: String = "", mounts: [String: String] = [:]) throws -> [Outcome] {
-        try commands(unit, instance: instance, mounts: mounts).map { try run($0) }
+        try
+            (commands(unit, "ExecStartPre", instance: instance, mounts: mounts)
+            + commands(unit, "ExecStart", instance: instance, mounts: mounts)).map { try run($0) }
     }
 
     /// Starts the unit's (first) `ExecStart=` as `start` does and leaves it running, its output in
     /// files of its own (a long-running service's log would fill a pipe nobody reads).
     func launch(_ unit: UnitFile, as name: String) throws -> (process: Process, log: String) {
-        let command = try #require(try commands(unit).first)
+        for before in try commands(unit, "ExecStartPre") {
+            let outcome = try run(before)
+            #expect(outcome.status == 0, "ExecStartPre= of \(unit.name) failed: \(outcome.stderr)")
+        }
+        let command = try #require(try commands(unit, "ExecStart").first)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
@@ -276,9 +286,12 @@ final class ScratchHost {
         return (process, log)
     }
 
-    /// Each `ExecStart=` of the unit as a command line: its user, groups, working directory,
-    /// environment, credentials and umask, on a read-only root but for its writable paths.
-    func commands(_ unit: UnitFile, instance: String = "", mounts: [String: String] = [:]) throws -> [[String]] {
+    /// Each `ExecStart=` (or `key`) of the unit as a command line: its user, groups, working
+    /// directory, environment, credentials and umask, on a read-only root but for its writable
+    /// paths and its state and runtime directories.
+    func commands(
+        _ unit: UnitFile, _ key: String, instance: String = "", mounts: [String: String] = [:]
+    ) throws -> [[String]] {
         let userName =
             unit.value("User")
             ?? unit.name.components(separatedBy: "@")[0]
@@ -290,6 +303,7 @@ final class ScratchHost {
             switch group {
             case "qahub": groups.append(apiGroup)
             case "systemd-journal": groups.append(journalGroup)
+            case "projector-metrics": groups.append(metricsGroup)
             default: Issue.record("the test does not know group \(group)")
             }
         }
@@ -302,8 +316,16 @@ final class ScratchHost {
             }
             writable.append(directory)
         }
-        writable += unit.values("ReadWritePaths").flatMap { $0.split(separator: " ").map { relocate(String($0)) } }
         var environment = ["PATH=/usr/local/bin:/usr/bin:/bin"]
+        for name in unit.values("RuntimeDirectory").flatMap({ $0.split(separator: " ") }) {
+            let directory = path("/run/\(name)")
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let mode = unit.value("RuntimeDirectoryMode").flatMap { mode_t($0, radix: 8) } ?? 0o755
+            #expect(chown(directory, uid, uid) == 0 && chmod(directory, mode) == 0)
+            writable.append(directory)
+            environment.append("RUNTIME_DIRECTORY=" + directory)
+        }
+        writable += unit.values("ReadWritePaths").flatMap { $0.split(separator: " ").map { relocate(String($0)) } }
         let credentials = unit.values("LoadCredential")
         let directory = path("/run/credentials/\(unit.name)")
         if !credentials.isEmpty {
@@ -313,16 +335,27 @@ final class ScratchHost {
                 let target = directory + "/" + parts[0]
                 try? FileManager.default.removeItem(atPath: target)
                 try FileManager.default.copyItem(atPath: relocate(parts[1]), toPath: target)
-                #expect(chown(target, uid, uid) == 0 && chmod(target, 0o400) == 0)
+                // As systemd 254 and later hand credentials to a dynamic user: root's, readable
+                // by the user through its group (an ACL there), mode 0440.
+                #expect(chown(target, 0, uid) == 0 && chmod(target, 0o440) == 0)
             }
             #expect(chown(directory, uid, uid) == 0 && chmod(directory, 0o500) == 0)
             environment.append("CREDENTIALS_DIRECTORY=" + directory)
         }
-        // `%d` is the credentials directory; the units set no variable with spaces or quotes.
-        environment += unit.values("Environment").map { $0.replacingOccurrences(of: "%d", with: directory) }
+        // `%d` is the credentials directory, `%t` the runtime root; the units set no variable with
+        // spaces or quotes.
+        environment += unit.values("Environment").map {
+            relocate($0.replacingOccurrences(of: "%d", with: directory).replacingOccurrences(of: "%t/", with: "/run/"))
+        }
         var commands: [[String]] = []
-        for line in unit.values("ExecStart") {
-            let command = UnitFile.split(relocate(line.replacingOccurrences(of: "%i", with: instance)))
+        for line in unit.values(key) {
+            // `${NAME}` in a command is the variable's value, as systemd substitutes it.
+            let command = UnitFile.split(relocate(line.replacingOccurrences(of: "%i", with: instance))).map { word in
+                environment.reduce(word) { word, assignment in
+                    let parts = assignment.split(separator: "=", maxSplits: 1).map(String.init)
+                    return parts.count == 2 ? word.replacingOccurrences(of: "${\(parts[0])}", with: parts[1]) : word
+                }
+            }
             var script = ["mount --bind \(root) \(root)", "mount -o remount,bind,ro \(root)"]
             for directory in writable {
                 script += ["mount --bind \(directory) \(directory)", "mount -o remount,bind,rw \(directory)"]

@@ -91,7 +91,11 @@ import Testing
         }
         let metrics = try String(
             contentsOfFile: host.path("/var/lib/prometheus/node-exporter/projector-runner.prom"), encoding: .utf8)
-        #expect(metrics.contains("projector_"), "\(metrics.prefix(300))")
+        #expect(metrics.contains("projector_runners_alive"), "\(metrics.prefix(300))")
+        // The password file libpq read: the runner's own copy, which its group may not read.
+        let copy = try FileManager.default.attributesOfItem(atPath: host.path("/run/projector-runner/pgpass"))
+        #expect((copy[.posixPermissions] as? Int) == 0o600)
+        #expect((copy[.ownerAccountID] as? Int).map { $0 != 0 } == true, "the copy must be the runner's")
 
         // and the read models are those of a run of the same events from the journal file.
         let reference = try PostgresTestDatabase()
