@@ -145,7 +145,7 @@ final class ScratchHost {
     /// The paths the units and the guide name, all moved under the root.
     static let prefixes = [
         "/etc/projector", "/etc/systemd/system", "/var/lib/projector", "/var/lib/prometheus", "/srv/qahub",
-        "/usr/local/bin", "/run/credentials", "/run/projector-runner",
+        "/usr/local/bin", "/usr/share/doc/projector", "/run/credentials", "/run/projector-runner",
     ]
 
     init() throws {
