@@ -1,4 +1,4 @@
-import PostgresClient
+public import PostgresClient
 import ProjectorCore
 
 /// The events table: the journal's events in PostgreSQL, written by the API in the same
@@ -52,7 +52,19 @@ public struct PGEventsTable: Sendable, Hashable, CustomStringConvertible {
         );
         CREATE INDEX IF NOT EXISTS \(SQLText.quotedIdentifier(baseName + "_reading_order"))
             ON \(sql) (epoch, xid, seq);
+        CREATE UNIQUE INDEX IF NOT EXISTS \(SQLText.quotedIdentifier(baseName + Self.versionIndexSuffix))
+            ON \(sql) (aggregate_type, aggregate_id, version);
         """
+    }
+
+    /// The end of the name of the index that refuses a second event with an aggregate's version:
+    /// two API transactions that both append version v of an aggregate cannot both commit (the
+    /// second fails, as an optimistic concurrency check), so no runner ever sees two v's.
+    public static let versionIndexSuffix = "_aggregate_version"
+
+    /// Whether `error` is the version index refusing an event.
+    public static func refusesVersion(_ error: PGError) -> Bool {
+        error.sqlState == "23505" && error.message.contains(versionIndexSuffix)
     }
 
     /// What an API runs to append one event, with its parameters in this order: id, type,

@@ -383,6 +383,14 @@ extension PGStore {
         public var seconds: Double
     }
 
+    /// How many segments of `jobs` are stopped at a failing key.
+    public func failingSegments(of jobs: [String]) throws(StoreError) -> Int {
+        try run(
+            "SELECT count(*) FROM \(table("segments")) WHERE error IS NOT NULL AND job = ANY($1::text[])",
+            [Self.textArray(jobs)]
+        ).first?.int(0) ?? 0
+    }
+
     public func segmentRows() throws(StoreError) -> [SegmentRow] {
         try run(
             """

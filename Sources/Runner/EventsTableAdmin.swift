@@ -9,7 +9,7 @@ public enum EventsTableAdmin {
     public enum Outcome: Sendable, Equatable {
         /// The table was not there and now is.
         case created
-        /// The table was already there (its reading index is made when it was missing).
+        /// The table was already there (its indexes are made when they were missing).
         case existed
     }
 
@@ -66,6 +66,11 @@ public enum EventsTableAdmin {
             try PGStore.keepJobsOut(of: schema.name, connection: connection)
             try writer.append(event, on: connection)
         } catch {
+            if PGEventsTable.refusesVersion(error), let version = event.version {
+                throw .eventRefused(
+                    "version \(version) of \(event.aggregateType) \(event.aggregateId) is already in the table \(table); "
+                        + "nothing was appended")
+            }
             if error.sqlState == "23505", let id = event.id {
                 throw .eventRefused("an event with id \(id) is already in the table \(table); nothing was appended")
             }

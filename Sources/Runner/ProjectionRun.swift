@@ -73,6 +73,8 @@ public final class ProjectionRun {
     /// Returns the jobs in the order a run would apply them.
     public func validate() throws(RunError) -> [JobDefinition] {
         let prepared = try PreparedJobs.prepare(selectedJobs(), options: options, logger: logger, purpose: .inspect)
+        // The events table a run would read must be there, or the run would stop at once (78).
+        try SegmentedRun.requireTableIfNamed(options, in: prepared.store)
         setupDrift = prepared.jobs.flatMap { prepared.store.setupDrift(of: $0.definition) }
         return prepared.jobs.map(\.definition)
     }

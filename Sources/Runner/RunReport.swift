@@ -31,10 +31,13 @@ public struct RunReport: Codable, Sendable {
     /// Transactions the database rolled back for a concurrent one's sake (a serialization failure
     /// or deadlock) and the run did again.
     public var conflictRetries = 0
+    /// On an events table, the job segments stopped at a failing key when the run ended (this
+    /// run's failures or an earlier one's, still waiting for their retry): their keys are behind.
+    public var failingSegments = 0
 
     /// What the run came to, for the exit code (the executable maps it, SPEC §6).
     public var outcome: Outcome {
-        if failures > 0 { return .failures }
+        if failures > 0 || failingSegments > 0 { return .failures }
         if rejects > 0 { return .rejects }
         return stoppedEarly ? .stoppedEarly : .caughtUp
     }

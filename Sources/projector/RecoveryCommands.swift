@@ -81,6 +81,16 @@ struct FailuresCommand: ParsableCommand {
         subcommands: [List.self, Retry.self, Discard.self]
     )
 
+    /// On an events table a failing key stops its segment, which `status` shows and the runners
+    /// try again after the backoff: the failures of a journal file's keys are not there.
+    static func refuseEventsTable(_ options: RunOptions) throws(RunError) {
+        guard let table = options.eventsTableName else { return }
+        throw .usage(
+            "failures lists, retries and discards the keys of a journal file; on the events table \(table) a failing "
+                + "key stops its segment: `projector status` shows it with its error and attempts, and the runners "
+                + "try it again after the backoff (fix the cause and it catches up)")
+    }
+
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List open failures (retrying, parked, dead).")
         @OptionGroup var store: StoreOptions
@@ -90,6 +100,7 @@ struct FailuresCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            try FailuresCommand.refuseEventsTable(options)
             try store.requireExistingDatabase(options)
             let rows: [FailureAdmin.Listing] = try FailureAdmin(
                 databasePath: options.databasePath, postgresSchema: options.postgresSchema
@@ -125,6 +136,7 @@ struct FailuresCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            try FailuresCommand.refuseEventsTable(options)
             try store.requireExistingDatabase(options)
             let count = try FailureAdmin(databasePath: options.databasePath, postgresSchema: options.postgresSchema)
                 .retry(
@@ -153,6 +165,7 @@ struct FailuresCommand: ParsableCommand {
 
         func run() throws {
             let options = try store.runOptions()
+            try FailuresCommand.refuseEventsTable(options)
             try store.requireExistingDatabase(options)
             let discarded: [FailureAdmin.Discarded] = try FailureAdmin(
                 databasePath: options.databasePath, postgresSchema: options.postgresSchema

@@ -52,7 +52,11 @@ enum Summary {
                     + "\(Output.count(report.journalEnd - report.toPosition)) bytes remain for the next run"
             )
         }
-        if report.rejects > 0 || report.failures > 0 {
+        if report.failingSegments > 0 {
+            lines.append(
+                "\(report.failingSegments) segment(s) stopped at a failing key, their keys behind until it succeeds")
+        }
+        if report.rejects > 0 || report.failures > 0 || report.failingSegments > 0 {
             lines.append("see `projector status` for rejects and failures")
         }
         return lines.joined(separator: "\n")

@@ -103,6 +103,19 @@ import Testing
         let prune = try ChildProcess.run(["journal", "prune"] + flags)
         #expect(prune.status == 64, "\(prune.stderr)")
         #expect(prune.stderr.contains("is an events table"), "\(prune.stderr)")
+        // A mistyped table: status and validate say what a run says, a configuration error (78).
+        let mistyped = flags.map { $0 == "postgres:events" ? "postgres:evnts" : $0 }
+        for command in [["status"], ["validate"], ["run"]] {
+            let outcome = try ChildProcess.run(command + mistyped)
+            #expect(outcome.status == 78, "\(command): \(outcome.stderr)")
+            #expect(outcome.stderr.contains("the events table evnts does not exist"), "\(outcome.stderr)")
+        }
+        // A segment's failure is in status, not among the journal keys' failures.
+        for command in [["failures", "list"], ["failures", "retry", "--all"], ["failures", "discard", "--all-dead"]] {
+            let failures = try ChildProcess.run(command + flags)
+            #expect(failures.status == 64, "\(command): \(failures.stderr)")
+            #expect(failures.stderr.contains("`projector status` shows it"), "\(failures.stderr)")
+        }
 
         kill(second.pid, SIGTERM)
         let stopped = second.wait()

@@ -114,6 +114,30 @@ import Testing
         #expect(try api.query("SELECT count(*) FROM events").first?.int(0) == 1)
     }
 
+    @Test(.postgresServer) func aSecondEventWithAnAggregatesVersionIsRefused() throws {
+        let (database, table) = try Self.initialized()
+        let writer = try #require(EventsTableWriter(table: table.name))
+        let api = try database.connect()
+        func event(_ id: String, _ aggregate: String, _ version: Int) throws -> EventsTableWriter.Event {
+            try EventsTableWriter.Event(
+                id: id, type: "Deposited", aggregateType: "account", aggregateId: aggregate, version: version)
+        }
+        try writer.append(try event("e-1", "a-1", 1), on: api)
+        try writer.append(try event("e-2", "a-2", 1), on: api)  // another aggregate's version 1
+        // Two API transactions both appending version 2 of a-1: the second cannot commit it.
+        try writer.append(try event("e-3", "a-1", 2), on: api)
+        let refused = #expect(throws: PGError.self) { try writer.append(try event("e-4", "a-1", 2), on: api) }
+        #expect(refused.map(PGEventsTable.refusesVersion) == true)
+        #expect(try api.query("SELECT count(*) FROM events").first?.int(0) == 3)
+        // From a shell: refused, naming the aggregate and the version, nothing appended.
+        let options = RunOptions(databasePath: database.conninfo, journalPath: "postgres:events", jobsDirectory: "jobs")
+        let shell = #expect(throws: RunError.self) {
+            try EventsTableAdmin.append(try event("e-5", "a-1", 1), options: options)
+        }
+        #expect("\(shell.map { "\($0)" } ?? "")".contains("version 1 of account a-1 is already in the table"))
+        #expect(try api.query("SELECT count(*) FROM events").first?.int(0) == 3)
+    }
+
     @Test(.postgresServer) func theWindowWaitsForATransactionStillOpenAndThenReturnsItsRowFirst() throws {
         let (database, table) = try Self.initialized()
         let writer = try #require(EventsTableWriter(table: table.name))

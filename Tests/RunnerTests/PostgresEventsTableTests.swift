@@ -200,6 +200,11 @@ import Webhooks
         #expect(report.failures >= 1)
         #expect(try f.scalar("SELECT count(*) FROM ledger") == 40)
         #expect(try f.scalar("SELECT count(*) FROM projector.segments WHERE error LIKE '%poisoned%'") == 1)
+        // A later run, the key still failing (retried or still waiting for its retry): its segment's
+        // keys are behind, and the run's outcome says so (exit 65), not "caught up".
+        let again = try f.run { $0.selectedJobs = ["ledger"] }
+        #expect(again.failingSegments == 1)
+        #expect(again.outcome == .failures)
         try f.connection.execute("DELETE FROM poison_events")
         usleep(200_000)
         #expect(try settle(events: 2) { $0.selectedJobs = ["ledger"] }.failures == 0)
@@ -209,6 +214,7 @@ import Webhooks
                 ["e1"], ["bad"], ["after"],
             ])
         #expect(try f.scalar("SELECT count(*) FROM projector.segments WHERE error IS NOT NULL") == 0)
+        #expect(try f.run { $0.selectedJobs = ["ledger"] }.outcome == .caughtUp)
     }
 
     @Test func aBatchQueuesItsNotificationAndAClaimedDeliveryGoesOutOnce() throws {
