@@ -74,7 +74,7 @@ public final class ProjectionRun {
     public func validate() throws(RunError) -> [JobDefinition] {
         let prepared = try PreparedJobs.prepare(selectedJobs(), options: options, logger: logger, purpose: .inspect)
         // The events table a run would read must be there, or the run would stop at once (78).
-        try SegmentedRun.requireTableIfNamed(options, in: prepared.store)
+        try StoreOpening.requireEventsTable(options, in: prepared.store)
         setupDrift = prepared.jobs.flatMap { prepared.store.setupDrift(of: $0.definition) }
         return prepared.jobs.map(\.definition)
     }

@@ -93,7 +93,7 @@ final class SegmentedRun {
     private func session(watching: Bool, report: inout RunReport) throws(RunError) {
         let catalog = try ProjectionRun(options: options, logger: logger).selectedJobs(withUpstreams: true)
         let (prepared, store) = try preparedJobs(catalog)
-        try Self.requireTable(table, in: store)
+        try StoreOpening.requireEventsTable(options, in: store)
         try Session.storeCall { () throws(StoreError) in
             try store.setRunnerTimeouts(idleInTransaction: max(2, Int(runnerTimeout.rounded(.up))), lockWait: 10)
         }
@@ -206,23 +206,6 @@ final class SegmentedRun {
                     exitCode: options.exitCode?(final.outcome)))
             try store.forgetRunners(named: name)
         }
-    }
-
-    /// A run, `status` and `validate` on a table that is not there: a configuration error (78)
-    /// naming it, not the SQL error of the first query.
-    static func requireTable(_ table: PGEventsTable, in store: PGStore) throws(RunError) {
-        guard try Session.storeCall({ () throws(StoreError) in try store.exists(table) }) else {
-            throw .configuration(
-                "the events table \(table) does not exist in this database (or is not on the search path): create it "
-                    + "with `projector events init --database … --journal postgres:\(table)`")
-        }
-    }
-
-    /// `requireTable` for the events table `options` name, if any.
-    static func requireTableIfNamed(_ options: RunOptions, in store: any ProjectionStore) throws(RunError) {
-        guard let name = options.eventsTableName, let table = PGEventsTable(name), let store = store as? PGStore
-        else { return }
-        try requireTable(table, in: store)
     }
 
     /// The jobs prepared and the segment tables created, one runner at a time: runners starting

@@ -94,7 +94,7 @@ public struct SegmentedStatus: Codable, Sendable {
         }
         let store = try StoreOpening.postgresStore(conninfo, schema: options.postgresSchema)
         let timeout = options.runnerTimeout
-        try SegmentedRun.requireTable(table, in: store)
+        try StoreOpening.requireEventsTable(options, in: store)
         do throws(StoreError) {
             guard try store.hasSegmentTables() else {
                 return SegmentedStatus(

@@ -126,6 +126,18 @@ enum StoreOpening {
         }
     }
 
+    /// A run, `status` and `validate` on an events table that is not there: a configuration error
+    /// (78) naming it, not the SQL error of the first query. Nothing to check on a journal file.
+    static func requireEventsTable(_ options: RunOptions, in store: any ProjectionStore) throws(RunError) {
+        guard let name = options.eventsTableName, let table = PGEventsTable(name), let store = store as? PGStore
+        else { return }
+        guard try Session.storeCall({ () throws(StoreError) in try store.exists(table) }) else {
+            throw .configuration(
+                "the events table \(table) does not exist in this database (or is not on the search path): create it "
+                    + "with `projector events init --database … --journal postgres:\(table)`")
+        }
+    }
+
     /// A password on the command line would show in the process list and shell history.
     static func checkPassword(_ conninfo: String) throws(RunError) {
         guard PGConnectionString.carriesPassword(conninfo) else { return }

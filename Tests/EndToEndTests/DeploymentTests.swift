@@ -274,16 +274,8 @@ final class ScratchHost {
             let outcome = try run(before)
             #expect(outcome.status == 0, "ExecStartPre= of \(unit.name) failed: \(outcome.stderr)")
         }
-        let command = try #require(try commands(unit, "ExecStart").first)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
         let log = scratch.file("\(name).log")
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: log)
-        process.standardError = FileHandle(forWritingAtPath: log)
-        try process.run()
-        return (process, log)
+        return (try spawn(try #require(try commands(unit, "ExecStart").first), stdout: log, stderr: log), log)
     }
 
     /// Each `ExecStart=` (or `key`) of the unit as a command line: its user, groups, working
@@ -388,21 +380,28 @@ final class ScratchHost {
 
     /// Runs a command with its output in files (no pipe to fill up).
     func run(_ arguments: [String], directory: String? = nil) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = scratch.file("stdout")
         let err = scratch.file("stderr")
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
+        let process = try spawn(arguments, directory: directory, stdout: out, stderr: err)
         process.waitUntilExit()
         return Outcome(
             status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
+    /// Starts a command with its output written to files, emptied first (one file for both takes
+    /// them interleaved).
+    func spawn(_ arguments: [String], directory: String? = nil, stdout: String, stderr: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        for file in Set([stdout, stderr]) { _ = FileManager.default.createFile(atPath: file, contents: nil) }
+        let out = FileHandle(forWritingAtPath: stdout)
+        process.standardOutput = out
+        process.standardError = stderr == stdout ? out : FileHandle(forWritingAtPath: stderr)
+        try process.run()
+        return process
     }
 }
 
