@@ -127,6 +127,12 @@ public enum EventsTableAdmin {
             return .configuration(
                 "the database role may not do this on \(table): \(error.message); grant the privilege or use the "
                     + "table owner's role")
+        case "23505" where PGEventsTable.refusesVersion(error):
+            // An older table that already holds a repeated version: the index cannot be made.
+            return .eventRefused(
+                "\(table) holds two events with the same version of one aggregate, so the index that refuses a "
+                    + "repeated version cannot be made (\(error.detail ?? error.message)); keep one of them or "
+                    + "number them again, then run events init again")
         default:
             return StoreOpening.postgresError(error, conninfo: conninfo)
         }

@@ -19,7 +19,8 @@ struct EventsCommand: ParsableCommand {
             abstract: "Create the events table and its reading index (nothing changes when they exist).",
             discussion: """
                 Exit codes: 0 created or already there; 64 not a PostgreSQL database, no postgres:TABLE \
-                journal, a bad table name or a password in the connection string; 75 the server cannot be \
+                journal, a bad table name or a password in the connection string; 65 an existing table holds \
+                one aggregate's version twice (the index that refuses it cannot be made); 75 the server cannot be \
                 reached; 78 the schema is missing, the role may not create the table, or a table of that name \
                 is not an events table.
                 """

@@ -138,6 +138,26 @@ import Testing
         #expect(try api.query("SELECT count(*) FROM events").first?.int(0) == 3)
     }
 
+    @Test(.postgresServer) func anOlderTableHoldingAVersionTwiceIsNamedNotAnSQLError() throws {
+        let (database, _) = try Self.initialized()
+        let connection = try database.connect()
+        // A table made before the version index, where two events took version 1 of one aggregate.
+        try connection.execute(
+            """
+            DROP INDEX events_aggregate_version;
+            INSERT INTO events(id, type, aggregate_type, aggregate_id, version)
+            VALUES ('x', 'Deposited', 'account', 'a-1', 1), ('y', 'Deposited', 'account', 'a-1', 1)
+            """)
+        let options = RunOptions(databasePath: database.conninfo, journalPath: "postgres:events", jobsDirectory: "jobs")
+        let refused = #expect(throws: RunError.self) { try EventsTableAdmin.initialize(options: options) }
+        guard case .eventRefused(let message)? = refused else {
+            Issue.record("expected a refused event (65), got \(String(describing: refused))")
+            return
+        }
+        #expect(message.contains("two events with the same version of one aggregate"), "\(message)")
+        #expect(message.contains("(account, a-1, 1)"), "\(message)")
+    }
+
     @Test(.postgresServer) func theWindowWaitsForATransactionStillOpenAndThenReturnsItsRowFirst() throws {
         let (database, table) = try Self.initialized()
         let writer = try #require(EventsTableWriter(table: table.name))
