@@ -117,8 +117,12 @@ public enum RunError: Error, CustomStringConvertible {
         case .diskFull(let error):
             return "the disk is full: \(error.message). Nothing was lost: free space and run again"
         case .database(let error):
-            return "database error: \(error). Nothing past the last commit was kept; if it happens again, check the "
-                + "disk and the file (sqlite3 DATABASE 'PRAGMA integrity_check')"
+            // The code names the database: "SQLSTATE 23505" is PostgreSQL's, "SQLite error 11" SQLite's.
+            let check =
+                error.code.hasPrefix("SQLSTATE")
+                ? "the server's log" : "the disk and the file (sqlite3 DATABASE 'PRAGMA integrity_check')"
+            return "database error: \(error). Nothing past the last commit was kept; if it happens again, check "
+                + check
         }
     }
 

@@ -500,3 +500,18 @@ extension RefreshTests {
             try f.rows("SELECT fingerprint FROM projector_checkpoints WHERE job = 'counter'")[0][0].hasPrefix("v2:"))
     }
 }
+
+@Suite struct RunErrorTests {
+    /// What to check after an unexpected database error depends on the database: SQLite's file
+    /// (its integrity check), PostgreSQL's server log.
+    @Test func anUnexpectedDatabaseErrorSaysWhatToCheckForItsDatabase() {
+        let sqlite = RunError.database(
+            StoreError(kind: .other, message: "disk I/O error", code: "SQLite error 10", description: "disk I/O error"))
+        #expect(sqlite.description.contains("PRAGMA integrity_check"), "\(sqlite)")
+        let postgres = RunError.database(
+            StoreError(kind: .other, message: "index corrupted", code: "SQLSTATE XX002", description: "index corrupted")
+        )
+        #expect(postgres.description.hasSuffix("check the server's log"), "\(postgres)")
+        #expect(!postgres.description.contains("sqlite3"), "\(postgres)")
+    }
+}
